@@ -1,0 +1,24 @@
+# foldwise: the winning Kaggle image-classification recipe as cached stages.
+#   snakemake results/submission_mix.csv --cores 8 --resources gpu=2
+# (targets first: --resources takes several values and would swallow a target after it)
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/folds.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/predict.smk"
+include: "workflow/rules/ensemble.smk"
+
+
+rule all:
+    input:
+        rules.mix_submissions.output.submission,
+        expand("results/scores/{stage}.json", stage=STAGES),

@@ -1,0 +1,92 @@
+"""Reading one sample's pixels: one file with C channels, or one single-channel file per channel.
+
+Pillow decodes (it raises on truncated files, where OpenCV would warn and return garbage);
+every failure becomes a ``FoldwiseError`` that names the file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from foldwise import FoldwiseError
+
+# Pillow mode -> channel count; 16-bit and palette modes are converted to these first.
+MODE_CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4, "CMYK": 4}
+
+
+def image_path(template: str, sample_id: str) -> Path:
+    """The file of ``sample_id`` under ``template`` ('dir/{id}.jpg'); refuses ids that escape 'dir'."""
+    prefix = template.split("{id}")[0]
+    root = Path(prefix) if prefix.endswith(("/", os.sep)) else Path(prefix).parent
+    path = Path(template.replace("{id}", sample_id))
+    # lexical check (symlinked image folders stay allowed)
+    if not Path(os.path.abspath(path)).is_relative_to(os.path.abspath(root)):
+        raise FoldwiseError(f"id {sample_id!r} would escape the images folder {str(root)!r}")
+    return path
+
+
+def header_channels(path: str | os.PathLike) -> tuple[int, tuple[int, int]]:
+    """(channels, (height, width)) from the file header alone, without decoding the pixels."""
+    try:
+        with Image.open(path) as img:
+            return _channels(img.mode), (img.height, img.width)
+    except FileNotFoundError:
+        raise FoldwiseError(f"{path}: image file not found") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise FoldwiseError(f"{path}: not a readable image ({error})") from None
+
+
+def _channels(mode: str) -> int:
+    if mode in MODE_CHANNELS:
+        return MODE_CHANNELS[mode]
+    if mode.startswith("I") or mode == "F" or mode == "1":
+        return 1
+    if mode in ("P", "PA"):
+        return 3
+    return len(mode)
+
+
+def _to_uint8(img: Image.Image) -> np.ndarray:
+    if img.mode in ("P", "PA"):
+        img = img.convert("RGB")
+    if img.mode == "1":
+        img = img.convert("L")
+    array = np.asarray(img)
+    if array.dtype == np.uint16 or img.mode.startswith("I;16"):
+        array = (array.astype(np.uint32) >> 8).astype(np.uint8)
+    elif array.dtype != np.uint8:
+        low, high = float(array.min()), float(array.max())
+        array = ((array - low) / max(high - low, 1e-12) * 255).round().astype(np.uint8)
+    return array if array.ndim == 3 else array[:, :, None]
+
+
+def read_file(path: str | os.PathLike, channels: int, draft: tuple[int, int] | None = None) -> np.ndarray:
+    """Decode one file to an HxWxC uint8 array; ``draft`` (h, w) lets JPEG decode at reduced scale."""
+    try:
+        with Image.open(path) as img:
+            if draft is not None and img.format == "JPEG":
+                img.draft(img.mode, (draft[1], draft[0]))
+            img.load()
+            array = _to_uint8(img)
+    except FileNotFoundError:
+        raise FoldwiseError(f"{path}: image file not found") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise FoldwiseError(f"{path}: cannot decode image ({error})") from None
+    if array.shape[2] != channels:
+        raise FoldwiseError(f"{path}: image has {array.shape[2]} channel(s), the config expects {channels}")
+    return array
+
+
+def read_sample(paths: list[str], channels: int, draft: tuple[int, int] | None = None) -> np.ndarray:
+    """One sample as HxWxC uint8: ``paths`` holds one file of ``channels`` channels, or one file per channel."""
+    if len(paths) == 1:
+        return read_file(paths[0], channels, draft)
+    planes = [read_file(p, 1, draft) for p in paths]
+    shapes = {p.shape for p in planes}
+    if len(shapes) > 1:
+        raise FoldwiseError(f"{paths[0]}: channel files of one sample differ in size: {sorted(shapes)}")
+    return np.concatenate(planes, axis=2)

@@ -1,0 +1,246 @@
+"""The manifest: one validated row per sample (train, test, external), the index every stage reads.
+
+Columns: ``id``, ``split`` (train | test | external), ``group`` when configured, one
+``path:<channel-file>`` column per image file, and one float ``label:<class>`` column per
+class (NaN for test rows). Class order is that of train.csv; ``attrs["channels"]`` names
+the input channels.
+
+Validation reports every bad row at once, each with its file and CSV line, then either
+fails or, with ``drop_bad_rows``, drops them and logs what was dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from foldwise import FoldwiseError, images
+
+log = logging.getLogger(__name__)
+
+MAX_LISTED = 10  # bad rows spelled out in the error line; the log lists them all
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The ``dataset:`` section of the config (see the dataset contract in the README)."""
+
+    train: str
+    test: str
+    images: str | dict[str, str]
+    id_column: str = "image_id"
+    task: str = "multiclass"
+    label_column: str | None = None
+    num_classes: int | None = None
+    group_column: str | None = None
+    channels: int | None = None
+    external: dict | None = None
+
+    @property
+    def channel_names(self) -> list[str]:
+        """One name per channel of the model input."""
+        if isinstance(self.images, dict):
+            return list(self.images)
+        count = self.channels or 3
+        return ["r", "g", "b"] if count == 3 else [f"c{i}" for i in range(count)]
+
+    @property
+    def templates(self) -> dict[str, str]:
+        """Image-file template per file: one RGB file, or one single-channel file per channel."""
+        return dict(self.images) if isinstance(self.images, dict) else {"image": self.images}
+
+
+@dataclass
+class Problems:
+    """Bad rows found while validating, grouped by file."""
+
+    rows: list[tuple[str, int, str, str]] = field(default_factory=list)  # (file, line, id, reason)
+
+    def add(self, file: str, index: int, sample_id, reason: str) -> None:
+        self.rows.append((file, int(index) + 2, str(sample_id), reason))  # +2: header, 1-based lines
+
+    def summary(self) -> str:
+        listed = "; ".join(f"{f} line {line} (id {i!r}): {r}" for f, line, i, r in self.rows[:MAX_LISTED])
+        more = f"; ... and {len(self.rows) - MAX_LISTED} more (see the log)" if len(self.rows) > MAX_LISTED else ""
+        return (f"{len(self.rows)} bad row(s): {listed}{more}. Fix them, or set manifest.drop_bad_rows: true "
+                "to drop them")
+
+
+def read_csv(path: str, what: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise FoldwiseError(f"{path}: {what} CSV not found (dataset.{what} in the config)") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise FoldwiseError(f"{path}: cannot parse {what} CSV ({error})") from None
+
+
+def class_names(train: pd.DataFrame, spec: Dataset) -> list[str]:
+    """Classes in train.csv order: its 0/1 columns, or 0..num_classes-1 for an index-list column."""
+    if spec.label_column:
+        if not spec.num_classes:
+            raise FoldwiseError("dataset.num_classes is required with dataset.label_column")
+        return [str(i) for i in range(spec.num_classes)]
+    skip = {spec.id_column, spec.group_column}
+    classes = [c for c in train.columns if c not in skip]
+    if len(classes) < 2:
+        raise FoldwiseError(f"{spec.train}: needs one 0/1 column per class besides {spec.id_column!r}, found {classes}")
+    return classes
+
+
+def parse_labels(table: pd.DataFrame, file: str, spec: Dataset, classes: list[str], problems: Problems) -> np.ndarray:
+    """(n, classes) float32 labels of a labelled CSV; bad rows are recorded and get NaN."""
+    labels = np.full((len(table), len(classes)), np.nan, np.float32)
+    ids = table[spec.id_column].to_numpy()
+    if spec.label_column:
+        if spec.label_column not in table.columns:
+            raise FoldwiseError(f"{file}: label column {spec.label_column!r} not found (columns: {list(table.columns)})")
+        for i, text in enumerate(table[spec.label_column]):
+            try:
+                indices = [int(t) for t in text.split()]
+            except ValueError:
+                problems.add(file, i, ids[i], f"label {text!r} is not a list of class indices")
+                continue
+            if any(not 0 <= k < len(classes) for k in indices):
+                problems.add(file, i, ids[i], f"label {text!r} has a class outside 0..{len(classes) - 1}")
+                continue
+            if spec.task == "multiclass" and len(set(indices)) != 1:
+                problems.add(file, i, ids[i], f"single-label row needs exactly one class index, has {text!r}")
+                continue
+            labels[i] = 0
+            labels[i, indices] = 1
+    else:
+        missing = [c for c in classes if c not in table.columns]
+        if missing:
+            raise FoldwiseError(f"{file}: class column(s) {missing} not found (columns: {list(table.columns)})")
+        values = table[classes].apply(pd.to_numeric, errors="coerce").to_numpy(np.float32)
+        for i in range(len(table)):
+            row = values[i]
+            if np.isnan(row).any() or (row < 0).any() or (row > 1).any():
+                problems.add(file, i, ids[i], f"labels {table.loc[table.index[i], classes].tolist()} must be numbers in [0, 1]")
+            elif spec.task == "multiclass" and (row >= 0.5).sum() != 1:
+                problems.add(file, i, ids[i], f"single-label row needs exactly one positive class, has {(row >= 0.5).sum()}")
+            else:
+                labels[i] = row
+    return labels
+
+
+def check_images(table: pd.DataFrame, file: str, templates: dict[str, str], channels: int,
+                 problems: Problems) -> dict[str, list[str]]:
+    """Resolve every image path and check that it exists and has the expected channel count."""
+    per_file = channels if len(templates) == 1 else 1
+    paths: dict[str, list[str]] = {name: [] for name in templates}
+    for i, sample_id in enumerate(table["id"]):
+        for name, template in templates.items():
+            try:
+                path = images.image_path(template, sample_id)
+                found, _ = images.header_channels(path)
+                if found != per_file:
+                    raise FoldwiseError(f"{path}: image has {found} channel(s), the config expects {per_file}")
+            except FoldwiseError as error:
+                problems.add(file, i, sample_id, str(error))
+                path = ""
+            paths[name].append(str(path))
+    return paths
+
+
+def read_split(spec: Dataset, split: str, csv: str, templates: dict[str, str], classes: list[str],
+               problems: Problems) -> pd.DataFrame:
+    """Validated rows of one CSV as manifest rows (bad rows flagged by ``problems``)."""
+    table = read_csv(csv, split)
+    if spec.id_column not in table.columns:
+        raise FoldwiseError(f"{csv}: id column {spec.id_column!r} not found (columns: {list(table.columns)}); "
+                            "set dataset.id_column")
+    out = pd.DataFrame({"id": table[spec.id_column].str.strip(), "split": split})
+    for i in np.flatnonzero(out.id == ""):
+        problems.add(csv, i, "", "empty id")
+    for i in np.flatnonzero(out.id.duplicated(keep="first")):
+        problems.add(csv, i, out.id.iloc[i], "duplicate id")
+    if spec.group_column and split != "test":
+        if spec.group_column not in table.columns:
+            raise FoldwiseError(f"{csv}: group column {spec.group_column!r} not found")
+        out["group"] = table[spec.group_column]
+    paths = check_images(out, csv, templates, len(spec.channel_names), problems)
+    for name, column in paths.items():
+        out[f"path:{name}"] = column
+    labels = (parse_labels(table, csv, spec, classes, problems) if split != "test"
+              else np.full((len(table), len(classes)), np.nan, np.float32))
+    for k, name in enumerate(classes):
+        out[f"label:{name}"] = labels[:, k]
+    out["_file"], out["_line"] = csv, np.arange(len(out)) + 2
+    return out
+
+
+def build(spec: Dataset, drop_bad_rows: bool = False) -> pd.DataFrame:
+    """Read, validate and index train, test and (optional) external samples."""
+    problems = Problems()
+    train_csv = read_csv(spec.train, "train")
+    classes = class_names(train_csv, spec)
+    parts = [read_split(spec, "train", spec.train, spec.templates, classes, problems),
+             read_split(spec, "test", spec.test, spec.templates, classes, problems)]
+    if spec.external:
+        ext_templates = spec.external["images"]
+        ext_templates = dict(ext_templates) if isinstance(ext_templates, dict) else {"image": ext_templates}
+        if set(ext_templates) != set(spec.templates):
+            raise FoldwiseError(f"dataset.external.images names files {sorted(ext_templates)}, "
+                                f"dataset.images names {sorted(spec.templates)}")
+        parts.append(read_split(spec, "external", spec.external["train"], ext_templates, classes, problems))
+    table = pd.concat(parts, ignore_index=True)
+
+    seen = table[table.split != "test"].id
+    for i in np.flatnonzero((table.split == "test") & table.id.isin(seen)):
+        problems.add(spec.test, table._line[i] - 2, table.id[i], "test id also appears in train or external")
+    for i in np.flatnonzero((table.split == "external") & table.id.isin(table.id[table.split != "external"])):
+        problems.add(spec.external["train"], table._line[i] - 2, table.id[i], "external id also appears in train or test")
+
+    if problems.rows:
+        for file, line, sample_id, reason in problems.rows:
+            log.warning("%s line %d (id %r): %s", file, line, sample_id, reason)
+        if not drop_bad_rows:
+            raise FoldwiseError(problems.summary())
+        bad = {(f, line) for f, line, _, _ in problems.rows}
+        keep = [(f, line) not in bad for f, line in zip(table._file, table._line)]
+        log.warning("dropping %d bad row(s) (manifest.drop_bad_rows: true)", len(table) - sum(keep))
+        table = table[keep].reset_index(drop=True)
+    table = table.drop(columns=["_file", "_line"])
+    table.attrs["channels"] = spec.channel_names  # kept by Parquet: the input channels, in order
+    counts = table.split.value_counts()
+    if counts.get("train", 0) == 0:
+        raise FoldwiseError(f"{spec.train}: the training set is empty")
+    if counts.get("test", 0) == 0:
+        raise FoldwiseError(f"{spec.test}: the test set is empty")
+    log.info("manifest: %s samples, %d classes, %d channel(s)",
+             {k: int(v) for k, v in counts.items()}, len(classes), len(spec.channel_names))
+    return table
+
+
+def channels(manifest: pd.DataFrame) -> list[str]:
+    """The names of the input channels, in order (r, g, b; or one per channel file)."""
+    return list(manifest.attrs["channels"])
+
+
+def classes(manifest: pd.DataFrame) -> list[str]:
+    return [c.removeprefix("label:") for c in manifest.columns if c.startswith("label:")]
+
+
+def labels(manifest: pd.DataFrame) -> np.ndarray:
+    """(n, classes) float32 label matrix of the given rows."""
+    return manifest[[c for c in manifest.columns if c.startswith("label:")]].to_numpy(np.float32)
+
+
+def paths(manifest: pd.DataFrame) -> list[list[str]]:
+    """Per row, its image files in channel-file order."""
+    return [list(row) for row in manifest[[c for c in manifest.columns if c.startswith("path:")]].itertuples(index=False)]
+
+
+def label_table(manifest: pd.DataFrame, split: str = "train") -> pd.DataFrame:
+    """``id`` plus one label column per class (named by class) for the rows of ``split``."""
+    rows = manifest[manifest.split == split]
+    table = rows[[c for c in rows.columns if c.startswith("label:")]].reset_index(drop=True)
+    table.columns = [c.removeprefix("label:") for c in table.columns]
+    table.insert(0, "id", rows.id.to_numpy())
+    return table

@@ -1,0 +1,69 @@
+"""Batched inference over cached images: normalisation on the device, TTA, activation."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+from torch import nn
+
+from foldwise import tta
+
+
+class Normalize(nn.Module):
+    """uint8 NCHW -> float, (x / 255 - mean) / std per channel, on the model's device."""
+
+    def __init__(self, mean: list[float], std: list[float]):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.float() / 255.0 - self.mean) / self.std
+
+
+def activation(task: str):
+    """Scores from logits: softmax over classes (single-label) or a sigmoid per class (multi-label)."""
+    return torch.sigmoid if task == "multilabel" else (lambda logits: logits.softmax(dim=-1))
+
+
+def precision_context(device: torch.device, precision: str = "auto"):
+    """(autocast context, dtype): bf16 on GPUs that have it, else fp16; full precision on CPU."""
+    if device.type != "cuda" or precision == "fp32":
+        return contextlib.nullcontext(), torch.float32
+    if precision == "auto":
+        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast("cuda", dtype=dtype), dtype
+
+
+def to_batch(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(N, H, W, C) uint8 array -> (N, C, H, W) uint8 tensor on ``device``."""
+    tensor = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
+    if device.type == "cuda":
+        tensor = tensor.pin_memory()
+    return tensor.to(device, non_blocking=True)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, normalize: Normalize, images: np.ndarray, rows: np.ndarray, task: str,
+            device: torch.device, transforms: list[str] = ("identity",), reduce: str = "mean",
+            batch_size: int = 128, precision: str = "auto", channels_last: bool = True) -> np.ndarray:
+    """Class scores (len(rows), classes) of ``model`` on cache ``rows``, reduced over TTA transforms."""
+    tta.check(list(transforms), reduce)
+    model.eval()
+    autocast, _ = precision_context(device, precision)
+    score = activation(task)
+    out = []
+    for start in range(0, len(rows), batch_size):
+        x = normalize(to_batch(images[rows[start : start + batch_size]], device))
+        scores = []
+        for name in transforms:
+            view = tta.apply(x, name)
+            if channels_last:
+                view = view.contiguous(memory_format=torch.channels_last)
+            with autocast:
+                scores.append(score(model(view).float()))
+        out.append(tta.reduce(torch.stack(scores), reduce).cpu())
+    return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)

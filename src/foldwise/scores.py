@@ -1,0 +1,25 @@
+"""Cross-validation scores of out-of-fold predictions: results/scores/{stage}.json."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from foldwise import metrics
+
+
+def cv_score(oof: pd.DataFrame, hard: pd.DataFrame, metric: str) -> dict:
+    """``{"metric", "cv", "folds", ...}``: the metric over all OOF rows, and per validation fold.
+
+    ``oof`` holds id, fold and one score column per class; ``hard`` id and the labels. Rows are
+    joined on ``id``, and every training id must have an OOF prediction.
+    """
+    classes = [c for c in hard.columns if c != "id"]
+    joined = hard.merge(oof, on="id", suffixes=("", ":oof"), validate="one_to_one")
+    if len(joined) != len(hard):
+        raise ValueError(f"{len(hard) - len(joined)} training id(s) have no out-of-fold prediction")
+    score = metrics.create(metric)
+    truth, pred = joined[classes].to_numpy(), joined[[f"{c}:oof" for c in classes]].to_numpy()
+    per_fold = [score(truth[joined.fold == f], pred[joined.fold == f]) for f in sorted(joined.fold.unique())]
+    return {"metric": metric, "cv": score(truth, pred), "folds": per_fold, "fold_mean": float(np.mean(per_fold)),
+            "rows": int(len(joined))}

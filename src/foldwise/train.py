@@ -1,0 +1,292 @@
+"""Training one fold: read top to bottom, nanoGPT style.
+
+seed and device -> precision -> data -> model -> optimizer and LR schedule (timm) ->
+resume -> epoch loop (train, validate, keep the best epoch, checkpoint) -> result.
+
+The resume checkpoint lives outside the rule's outputs (Snakemake deletes those when a job
+fails) and is written atomically after every epoch; each epoch reseeds its shuffling,
+augmentation and dropout from (seed, epoch), so a resumed run repeats an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from timm.optim import create_optimizer_v2
+from timm.scheduler import CosineLRScheduler, MultiStepLRScheduler
+from torch.utils.data import DataLoader, Dataset, RandomSampler
+
+from foldwise import FoldwiseError, artifacts, augment, losses, manifest, metrics, models, predict
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The ``train:`` section of the config."""
+
+    # model
+    model: str = "resnet18"
+    pretrained: str | None = None  # local weights file; never downloaded
+    global_pool: str = "avg"
+    drop_rate: float = 0.0
+    # data
+    epochs: int = 10
+    batch_size: int = 32
+    augment: list = field(default_factory=list)
+    num_workers: int = 0  # the cache is a memmap: workers only pay off with heavy augmentation
+    # optimizer and LR schedule
+    optimizer: dict = field(default_factory=lambda: {"name": "adam", "lr": 1e-3, "weight_decay": 0.0})
+    scheduler: dict = field(default_factory=lambda: {"name": "cosine"})
+    loss: str = "soft_ce"
+    metric: str = "roc_auc"
+    # system
+    precision: str = "auto"  # auto: bf16 where the GPU has it, else fp16; fp32 on CPU
+    channels_last: bool = True
+    compile: bool = False
+    eval_batch_size: int = 128
+
+
+@dataclass
+class FoldData:
+    """What one fold trains and validates on: rows of the image cache and their targets."""
+
+    train_rows: np.ndarray
+    train_targets: np.ndarray  # (n, classes) float32, possibly soft
+    val_ids: np.ndarray
+    val_rows: np.ndarray
+    val_targets: np.ndarray  # (m, classes) hard labels: the metric's ground truth
+    classes: list[str]
+    fold: int
+    external: int = 0  # kept external rows among the training rows
+
+
+def fold_data(index: pd.DataFrame, folds: pd.DataFrame, targets: pd.DataFrame, hard: pd.DataFrame,
+              fold: int, external_ids=()) -> FoldData:
+    """Split training ids into this fold's train and validation rows; kept external ids always train.
+
+    ``targets`` and ``hard`` hold an ``id`` column and one column per class; rows are joined
+    on id, so their order does not matter.
+    """
+    rows = pd.Series(np.arange(len(index)), index=index.id.to_numpy())
+    classes = [c for c in hard.columns if c != "id"]
+    train_ids = np.concatenate([folds.id[folds.fold != fold].to_numpy(), np.asarray(external_ids, dtype=object)])
+    val_ids = folds.id[folds.fold == fold].to_numpy()
+    if len(val_ids) == 0:
+        raise FoldwiseError(f"fold {fold} has no validation rows (folds.k too large?)")
+    by_id = targets.set_index("id")[classes]
+    hard_by_id = hard.set_index("id")[classes]
+    return FoldData(
+        train_rows=rows[train_ids].to_numpy(),
+        train_targets=by_id.loc[train_ids].to_numpy(np.float32),
+        val_ids=val_ids,
+        val_rows=rows[val_ids].to_numpy(),
+        val_targets=hard_by_id.loc[val_ids].to_numpy(np.float32),
+        classes=classes,
+        fold=fold,
+        external=len(external_ids),
+    )
+
+
+def prepare_fold(table: pd.DataFrame, index: pd.DataFrame, folds: pd.DataFrame, fold: int,
+                 soft_labels: pd.DataFrame | None = None, external_kept: pd.DataFrame | None = None) -> FoldData:
+    """FoldData from the stage artifacts: manifest, cache index, folds, and optionally the soft
+    labels (distillation; external rows keep their hard labels) and the kept external ids."""
+    hard = manifest.label_table(table, "train")
+    targets = hard if soft_labels is None else soft_labels
+    external_ids = []
+    if external_kept is not None:
+        external = manifest.label_table(table, "external")
+        external = external[external.id.isin(external_kept.id)]
+        targets = pd.concat([targets, external], ignore_index=True)
+        external_ids = external.id.to_numpy()
+    return fold_data(index, folds, targets, hard, fold, external_ids)
+
+
+class CachedImages(Dataset):
+    """Rows of the uint8 cache with their targets, augmented; tensors stay uint8 (CHW)."""
+
+    def __init__(self, images: np.ndarray, rows: np.ndarray, targets: np.ndarray, transform=None):
+        self.images, self.rows, self.transform = images, rows, transform
+        self.targets = np.array(targets, dtype=np.float32)  # writable: torch.from_numpy shares it
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i):
+        image = np.array(self.images[self.rows[i]])  # a writable copy of the memmap row
+        if self.transform is not None:
+            image = self.transform(image=image)["image"]
+        return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))), torch.from_numpy(self.targets[i])
+
+
+def create_scheduler(optimizer, spec: dict, epochs: int, updates_per_epoch: int):
+    """A timm LR scheduler stepped once per update.
+
+    ``cosine``: cosine annealing with warm restarts every ``cycle_epochs`` (default: one cycle
+    over all epochs) down to ``min_lr``; ``step``: multiply by ``decay_rate`` at each epoch in
+    ``milestones``. Both take ``warmup_epochs``.
+    """
+    name = spec.get("name", "cosine")
+    warmup = int(spec.get("warmup_epochs", 0) * updates_per_epoch)
+    min_lr = float(spec.get("min_lr", 1e-6))
+    if name == "cosine":
+        cycle = int(spec.get("cycle_epochs") or epochs)
+        return CosineLRScheduler(optimizer, t_initial=cycle * updates_per_epoch, lr_min=min_lr,
+                                 cycle_limit=math.ceil(epochs / cycle), warmup_t=warmup, warmup_lr_init=min_lr,
+                                 t_in_epochs=False)
+    if name == "step":
+        return MultiStepLRScheduler(optimizer, decay_t=[int(m * updates_per_epoch) for m in spec.get("milestones", [])],
+                                    decay_rate=float(spec.get("decay_rate", 0.1)), warmup_t=warmup,
+                                    warmup_lr_init=min_lr, t_in_epochs=False)
+    raise FoldwiseError(f"train.scheduler.name: unknown scheduler {name!r}; known: ['cosine', 'step']")
+
+
+def fingerprint(*parts) -> str:
+    """A short hash of everything that shapes a run (arrays by their bytes), to refuse another run's checkpoint."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            digest.update(np.ascontiguousarray(part).tobytes())
+        else:
+            digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:16]
+
+
+def load_checkpoint(path: Path, expected: str) -> dict | None:
+    if not path.exists():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("fingerprint") != expected:
+        raise FoldwiseError(f"{path}: checkpoint of another configuration (model, classes, image size, data "
+                            "or training settings differ); delete it to train this fold from scratch")
+    return state
+
+
+def save_checkpoint(state: dict, path: Path) -> None:
+    with artifacts.atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def train_fold(cfg: TrainConfig, data: FoldData, images: np.ndarray, stats: dict, task: str, device: torch.device,
+               checkpoint: str | Path, seed: int, name: str = "fold") -> dict:
+    """Train one fold; returns {"state_dict", "history" (DataFrame), "val_scores", "best_epoch", "best_metric"}.
+
+    Args:
+        cfg: training settings.
+        data: train/validation rows of ``images`` and their targets.
+        images: (N, H, W, C) uint8 cache.
+        stats: {"mean": [C], "std": [C]} on the 0..1 scale.
+        task: "multiclass" or "multilabel".
+        checkpoint: resume file, written after every epoch, removed once the fold is done.
+        name: how the log and errors call this run, e.g. "base fold 2".
+    """
+    # -- seed and device ------------------------------------------------------------------
+    torch.manual_seed(seed)
+    checkpoint = Path(checkpoint)
+    num_classes, channels = data.train_targets.shape[1], images.shape[-1]
+    autocast, dtype = predict.precision_context(device, cfg.precision)
+    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+    metric = metrics.create(cfg.metric)
+
+    # -- data -------------------------------------------------------------------------------
+    transform = augment.create(cfg.augment, seed=seed)
+    dataset = CachedImages(images, data.train_rows, data.train_targets, transform)
+    if len(dataset) == 0:
+        raise FoldwiseError(f"{name}: the training set is empty")
+    drop_last = len(dataset) > cfg.batch_size  # a final batch of one breaks BatchNorm
+    updates_per_epoch = len(dataset) // cfg.batch_size if drop_last else 1
+    normalize = predict.Normalize(stats["mean"], stats["std"]).to(device)
+
+    # -- model, optimizer, schedule ----------------------------------------------------------
+    model = models.create(cfg.model, num_classes, channels, cfg.pretrained, cfg.drop_rate, cfg.global_pool).to(device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer_spec = dict(cfg.optimizer)
+    optimizer = create_optimizer_v2(model, opt=optimizer_spec.pop("name", "adam"), **optimizer_spec)
+    scheduler = create_scheduler(optimizer, cfg.scheduler, cfg.epochs, updates_per_epoch)
+    criterion = losses.create(cfg.loss)
+    forward = torch.compile(model) if cfg.compile else model  # the checkpoint keeps the plain module
+
+    # -- resume ------------------------------------------------------------------------------
+    run_id = fingerprint(asdict(cfg), num_classes, list(images.shape[1:]), stats, task, seed,
+                         data.train_rows, data.train_targets, data.val_rows)
+    state = load_checkpoint(checkpoint, run_id)
+    start_epoch, history, best = 0, [], {"metric": -math.inf, "epoch": -1, "state_dict": None, "val_scores": None}
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        start_epoch, history, best = state["epoch"] + 1, state["history"], state["best"]
+        log.info("%s: resuming from %s after epoch %d", name, checkpoint, state["epoch"] + 1)
+
+    # -- epoch loop --------------------------------------------------------------------------
+    for epoch in range(start_epoch, cfg.epochs):
+        epoch_seed = seed * 100_003 + epoch  # shuffling, augmentation and dropout of this epoch
+        torch.manual_seed(epoch_seed)
+        transform.set_random_seed(epoch_seed)
+        loader = DataLoader(dataset, batch_size=cfg.batch_size, drop_last=drop_last, num_workers=cfg.num_workers,
+                            sampler=RandomSampler(dataset, generator=torch.Generator().manual_seed(epoch_seed)),
+                            pin_memory=device.type == "cuda", persistent_workers=False)
+        model.train()
+        started, seen = time.perf_counter(), 0
+        loss_sum = torch.zeros((), device=device)  # summed on the device: no sync per step
+        for step, (x, y) in enumerate(loader):
+            x = normalize(x.to(device, non_blocking=True))
+            if cfg.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            y = y.to(device, non_blocking=True)
+            with autocast:
+                loss = criterion(forward(x).float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step_update(epoch * updates_per_epoch + step + 1)
+            loss_sum += loss.detach() * len(x)
+            seen += len(x)
+        train_loss = loss_sum.item() / max(seen, 1)
+        if not math.isfinite(train_loss):
+            raise FoldwiseError(f"{name}: training loss is {train_loss} at epoch {epoch + 1}; lower train.optimizer.lr "
+                                "or check the inputs")
+        images_per_s = seen / (time.perf_counter() - started)
+
+        val_scores = predict.predict(model, normalize, images, data.val_rows, task, device,
+                                     batch_size=cfg.eval_batch_size, precision=cfg.precision,
+                                     channels_last=cfg.channels_last)
+        score = metric(data.val_targets, val_scores)
+        lr = optimizer.param_groups[0]["lr"]
+        if score > best["metric"] or best["state_dict"] is None:
+            best = {"metric": score, "epoch": epoch, "val_scores": torch.from_numpy(val_scores),
+                    "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+        history.append({"epoch": epoch + 1, "train_loss": train_loss, cfg.metric: score, "lr": lr,
+                        "images_per_s": images_per_s, "seconds": time.perf_counter() - started})
+        log.info("%s: epoch %d/%d train_loss %.4f %s %.4f lr %.2e %.0f img/s (best %.4f at epoch %d)", name,
+                 epoch + 1, cfg.epochs, train_loss, cfg.metric, score, lr, images_per_s, best["metric"],
+                 best["epoch"] + 1)
+        save_checkpoint({"fingerprint": run_id, "epoch": epoch, "model": model.state_dict(),
+                         "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
+                         "history": history, "best": best}, checkpoint)
+
+    return {"state_dict": best["state_dict"], "history": pd.DataFrame(history), "val_scores": best["val_scores"].numpy(),
+            "best_epoch": best["epoch"] + 1, "best_metric": best["metric"]}
+
+
+def save_result(result: dict, data: FoldData, meta: dict, model_path, history_path, oof_path, checkpoint) -> None:
+    """Write the fold's artifacts (best weights, history, out-of-fold scores), then drop its resume file."""
+    models.save(model_path, result["state_dict"], {**meta, "classes": data.classes, "best_epoch": result["best_epoch"]})
+    artifacts.write_csv(result["history"], history_path)
+    oof = pd.DataFrame(result["val_scores"], columns=data.classes)
+    oof.insert(0, "id", data.val_ids)
+    oof.insert(1, "fold", data.fold)
+    artifacts.write_table(oof, oof_path)
+    Path(checkpoint).unlink(missing_ok=True)

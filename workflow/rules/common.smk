@@ -1,0 +1,79 @@
+# Config validation, wildcard constraints and the helpers rules share.
+# Parsed on every run, dry runs included: it imports nothing heavier than hashlib.
+
+import hashlib
+from pathlib import Path
+
+from snakemake.utils import validate
+
+
+# "dataset: null" (and "external: null") mean none: drop them so that schema defaults are not
+# filled into a null
+if config.get("dataset") is None:
+    config.pop("dataset", None)
+elif config["dataset"].get("external", 1) is None:
+    config["dataset"].pop("external")
+validate(config, "../schemas/config.schema.yaml")
+
+STAGES = ["base", "distill"]
+FOLDS = list(range(config["folds"]["k"]))
+SIZE = "{}x{}".format(*config["cache"]["size"])
+# the competition's file names: submission.csv (base) and submission_distill.csv
+SUBMISSION = {"base": "results/submission.csv", "distill": "results/submission_distill.csv"}
+STAGE_OF = {"": "base", "_distill": "distill"}  # the {suffix} of submission{suffix}.csv
+LIBRARY = Path(workflow.basedir) / "src" / "foldwise"
+
+
+wildcard_constraints:
+    stage="|".join(STAGES),
+    fold=r"\d+",
+    size=r"\d+x\d+",
+    suffix="|_distill",
+
+
+def demo_dataset():
+    """The embedded demo, in the dataset contract's layout (written by rule make_demo)."""
+    images = "resources/demo/images/{id}.jpg"
+    return {
+        "train": "resources/demo/train.csv",
+        "test": "resources/demo/test.csv",
+        "images": images,
+        "id_column": "image_id",
+        "task": "multiclass",
+        "label_column": None,
+        "num_classes": None,
+        "group_column": None,
+        "channels": None,
+        "external": {"train": "resources/demo/external.csv", "images": images},
+    }
+
+
+DATASET = config.get("dataset") or demo_dataset()
+
+
+def dataset_csvs(wildcards=None):
+    """The CSVs the manifest is built from; for the demo, rule make_demo writes them."""
+    csvs = {"train": DATASET["train"], "test": DATASET["test"]}
+    if DATASET.get("external"):
+        csvs["external"] = DATASET["external"]["train"]
+    return csvs
+
+
+def code_hash(*modules):
+    """Hash of the src/foldwise modules a rule runs: editing one reruns the rules that use it."""
+    digest = hashlib.sha256()
+    for module in ("__init__", "artifacts", *modules):
+        digest.update((LIBRARY / f"{module}.py").read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def kept_external(wildcards):
+    """The external ids that survived dedup. dedup_external is a checkpoint: once it has run,
+    the DAG is re-evaluated, and training reruns only if the kept set's content changed."""
+    if not (DATASET.get("external") and config["dedup"]["use_external"]):
+        return []
+    return checkpoints.dedup_external.get().output.kept
+
+
+def fold_outputs(name, stage):
+    return expand(f"results/models/{stage}/fold{{fold}}/{name}", fold=FOLDS)

@@ -1,0 +1,19 @@
+# Fold assignment of every training row.
+
+
+rule split_folds:
+    input:
+        manifest=rules.build_manifest.output.manifest,
+    output:
+        folds="results/data/folds.parquet",
+    log:
+        "results/logs/split_folds.log",
+    benchmark:
+        "results/benchmarks/split_folds.tsv"
+    params:
+        k=config["folds"]["k"],
+        seed=config["seed"],
+        task=DATASET["task"],
+        code=code_hash("folds", "manifest"),
+    script:
+        "../scripts/split_folds.py"

@@ -1,0 +1,76 @@
+# Training: base models per fold, their out-of-fold predictions and CV score, soft labels,
+# and distilled models per fold trained on them.
+
+
+def training_inputs(wildcards):
+    """Distillation trains on the soft labels; both stages add the kept external rows."""
+    inputs = {"external_kept": kept_external(wildcards)}
+    if wildcards.stage == "distill":
+        inputs["soft_labels"] = rules.make_soft_labels.output.labels
+    return inputs
+
+
+rule train_fold:
+    input:
+        unpack(training_inputs),
+        manifest=rules.build_manifest.output.manifest,
+        images=expand(rules.cache_images.output.images, size=SIZE),
+        index=expand(rules.cache_images.output.index, size=SIZE),
+        stats=rules.compute_stats.output.stats,
+        folds=rules.split_folds.output.folds,
+    output:
+        model="results/models/{stage}/fold{fold}/model.pt",
+        history="results/models/{stage}/fold{fold}/history.csv",
+        oof="results/models/{stage}/fold{fold}/oof.parquet",
+    log:
+        "results/logs/train_fold/{stage}/fold{fold}.log",
+    benchmark:
+        "results/benchmarks/train_fold/{stage}/fold{fold}.tsv"
+    params:
+        train=config["train"],
+        seed=config["seed"],
+        task=DATASET["task"],
+        lock_dir=config["devices"]["lock_dir"],
+        # outside the outputs: Snakemake deletes those when a job fails
+        checkpoint="results/checkpoints/{stage}/fold{fold}/last.pt",
+        code=code_hash("train", "models", "losses", "augment", "predict", "tta", "metrics", "devices", "cache"),
+    threads: config["train"]["threads"]
+    resources:
+        gpu=1,
+    script:
+        "../scripts/train_fold.py"
+
+
+rule collect_oof:
+    input:
+        oof=lambda wildcards: fold_outputs("oof.parquet", wildcards.stage),
+        manifest=rules.build_manifest.output.manifest,
+    output:
+        oof="results/oof/{stage}.parquet",
+        score="results/scores/{stage}.json",
+    log:
+        "results/logs/collect_oof/{stage}.log",
+    benchmark:
+        "results/benchmarks/collect_oof/{stage}.tsv"
+    params:
+        metric=config["train"]["metric"],
+        code=code_hash("metrics", "scores"),
+    script:
+        "../scripts/collect_oof.py"
+
+
+rule make_soft_labels:
+    input:
+        oof=expand(rules.collect_oof.output.oof, stage="base"),
+        manifest=rules.build_manifest.output.manifest,
+    output:
+        labels="results/soft_labels.parquet",
+    log:
+        "results/logs/make_soft_labels.log",
+    benchmark:
+        "results/benchmarks/make_soft_labels.tsv"
+    params:
+        alpha=config["distill"]["alpha"],
+        code=code_hash("distill", "manifest"),
+    script:
+        "../scripts/make_soft_labels.py"
