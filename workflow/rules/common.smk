@@ -68,9 +68,15 @@ def code_hash(*modules):
 
 
 def kept_external(wildcards):
-    """The external ids that survived dedup. dedup_external is a checkpoint: once it has run,
-    the DAG is re-evaluated, and training reruns only if the kept set's content changed."""
-    if not (DATASET.get("external") and config["dedup"]["use_external"]):
+    """The external ids that survived dedup (results/data/external_kept.parquet).
+
+    dedup_external is a checkpoint, and every rule from training down takes this file as an
+    input: once dedup has run, Snakemake re-creates those jobs and decides again whether they
+    must run, now by the kept set's checksum. A new dedup threshold that keeps the same external
+    rows therefore retrains and repredicts nothing (without the re-creation, the first plan,
+    made while dedup was pending, would stand).
+    """
+    if not DATASET.get("external"):
         return []
     return checkpoints.dedup_external.get().output.kept
 

@@ -6,6 +6,7 @@ rule write_submission:
         predictions=lambda wildcards: expand(
             rules.predict_fold.output.predictions, stage=STAGE_OF[wildcards.suffix], fold=FOLDS
         ),
+        external_kept=kept_external,
     output:
         submission="results/submission{suffix}.csv",
     log:
@@ -24,6 +25,7 @@ rule mix_submissions:
         submissions=[SUBMISSION[stage] for stage in STAGES],
         oof=expand(rules.collect_oof.output.oof, stage=STAGES),
         manifest=rules.build_manifest.output.manifest,
+        external_kept=kept_external,
     output:
         submission="results/submission_mix.csv",
         score="results/scores/mix.json",

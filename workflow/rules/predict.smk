@@ -6,6 +6,7 @@ rule predict_fold:
         model=rules.train_fold.output.model,
         images=expand(rules.cache_images.output.images, size=SIZE),
         index=expand(rules.cache_images.output.index, size=SIZE),
+        external_kept=kept_external,
     output:
         predictions="results/predictions/{stage}/fold{fold}.parquet",
     log:

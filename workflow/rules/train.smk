@@ -4,7 +4,7 @@
 
 def training_inputs(wildcards):
     """Distillation trains on the soft labels; both stages add the kept external rows."""
-    inputs = {"external_kept": kept_external(wildcards)}
+    inputs = {"external_kept": kept_external(wildcards) if config["dedup"]["use_external"] else []}
     if wildcards.stage == "distill":
         inputs["soft_labels"] = rules.make_soft_labels.output.labels
     return inputs
@@ -45,6 +45,7 @@ rule collect_oof:
     input:
         oof=lambda wildcards: fold_outputs("oof.parquet", wildcards.stage),
         manifest=rules.build_manifest.output.manifest,
+        external_kept=kept_external,
     output:
         oof="results/oof/{stage}.parquet",
         score="results/scores/{stage}.json",
@@ -63,6 +64,7 @@ rule make_soft_labels:
     input:
         oof=expand(rules.collect_oof.output.oof, stage="base"),
         manifest=rules.build_manifest.output.manifest,
+        external_kept=kept_external,
     output:
         labels="results/soft_labels.parquet",
     log:
