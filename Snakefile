@@ -2,12 +2,15 @@
 #   snakemake results/submission_mix.csv --cores 8 --resources gpu=2
 # (targets first: --resources takes several values and would swallow a target after it)
 
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# the default run; --configfile files are laid over it (also when run with --directory elsewhere)
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 include: "workflow/rules/common.smk"

@@ -32,7 +32,7 @@ class DemoSpec:
     external_size: int = 120
     external_duplicates: float = 0.5  # share of the external set planted as near-duplicates
     image_size: tuple[int, int] = (192, 256)  # (h, w) of a landscape image, varied per image
-    label_noise: float = 0.04
+    label_noise: float = 0.02
     seed: int = 42
 
 

@@ -1,0 +1,31 @@
+# Two commands for a fresh clone:
+#   make run    create .venv, install, run the whole workflow on the default config
+#   make test   create .venv if needed, run the test suite
+PYTHON ?= python3
+CORES ?= 8
+GPUS ?= 2
+BIN := .venv/bin
+
+.PHONY: run test lint dry-run clean
+
+$(BIN)/snakemake: pyproject.toml
+	$(PYTHON) -m venv .venv
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+# targets first: --resources takes several values and would swallow a target after it
+run: $(BIN)/snakemake
+	$(BIN)/snakemake results/submission_mix.csv --cores $(CORES) --resources gpu=$(GPUS)
+
+dry-run: $(BIN)/snakemake
+	$(BIN)/snakemake results/submission_mix.csv --cores $(CORES) --resources gpu=$(GPUS) -n
+
+test: $(BIN)/snakemake
+	$(BIN)/python -m pytest -q
+
+lint: $(BIN)/snakemake
+	$(BIN)/snakemake --lint
+
+clean:
+	rm -rf results .snakemake

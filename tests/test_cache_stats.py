@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+
+from foldwise import cache, manifest, stats
+
+
+def test_cache_rows_follow_the_manifest(demo_manifest, tmp_path):
+    table = demo_manifest.head(20)
+    cache.build(table, 3, (24, 32), tmp_path / "images.npy", tmp_path / "index.parquet", threads=2, chunk=6)
+    images = cache.load(tmp_path / "images.npy")
+    assert images.shape == (20, 24, 32, 3) and images.dtype == np.uint8
+    from foldwise import images as image_io
+
+    expected = cache.fit(image_io.read_sample(manifest.paths(table)[7], 3), (24, 32))
+    assert np.abs(images[7].astype(int) - expected.astype(int)).max() <= 8  # JPEG draft decoding
+    assert not list(tmp_path.glob(".*part*"))
+
+
+def test_fit_transposes_portrait_images():
+    portrait = np.zeros((40, 20, 1), np.uint8)
+    portrait[:, :5] = 255
+    out = cache.fit(portrait, (20, 40), transpose_portrait=True)
+    assert out.shape == (20, 40, 1) and out[:5].mean() == 255
+
+
+def test_channel_stats_against_numpy():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (10, 8, 8, 4), dtype=np.uint8)
+    rows = np.array([0, 3, 4, 9])
+    result = stats.channel_stats(images, rows, chunk=3)
+    pixels = images[rows].reshape(-1, 4) / 255.0
+    assert result["mean"] == pytest.approx(pixels.mean(0).tolist())
+    assert result["std"] == pytest.approx(pixels.std(0).tolist())
+    assert result["count"] == 4

@@ -1,0 +1,101 @@
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from foldwise import FoldwiseError, manifest
+
+
+def test_demo_manifest_indexes_every_sample(demo_manifest):
+    assert demo_manifest.split.value_counts().to_dict() == {"train": 80, "external": 40, "test": 30}
+    assert manifest.classes(demo_manifest) == ["healthy", "multiple_diseases", "rust", "scab"]
+    assert manifest.channels(demo_manifest) == ["r", "g", "b"]
+    train = demo_manifest[demo_manifest.split == "train"]
+    assert (manifest.labels(train).sum(1) == 1).all()
+    assert np.isnan(manifest.labels(demo_manifest[demo_manifest.split == "test"])).all()
+
+
+def write_dataset(root, train_rows, test_ids, id_column="name", classes=("a", "b", "c"), size=(30, 40)):
+    (root / "img").mkdir(exist_ok=True)
+    for sample_id in [r[0] for r in train_rows] + list(test_ids):
+        Image.fromarray(np.full((*size, 3), 100, np.uint8)).save(root / "img" / f"{sample_id}.png")
+    pd.DataFrame(train_rows, columns=[id_column, *classes]).to_csv(root / "train.csv", index=False)
+    pd.DataFrame({id_column: list(test_ids)}).to_csv(root / "test.csv", index=False)
+    return manifest.Dataset(train=str(root / "train.csv"), test=str(root / "test.csv"),
+                            images=str(root / "img" / "{id}.png"), id_column=id_column)
+
+
+GOOD = [("s1", 1, 0, 0), ("s2", 0, 1, 0), ("s3", 0, 0, 1)]
+
+
+def test_any_id_column_classes_and_png(tmp_path):
+    table = manifest.build(write_dataset(tmp_path, GOOD, ["t1"]))
+    assert table.id.tolist() == ["s1", "s2", "s3", "t1"]
+    assert manifest.classes(table) == ["a", "b", "c"]
+
+
+def test_every_bad_row_is_reported_at_once_with_file_and_line(tmp_path):
+    spec = write_dataset(tmp_path, [*GOOD, ("s4", 1, 1, 0), ("s5", 2, 0, 0), ("s2", 0, 1, 0)], ["t1"])
+    (tmp_path / "img" / "s1.png").unlink()
+    with pytest.raises(FoldwiseError) as error:
+        manifest.build(spec)
+    message = str(error.value)
+    assert message.startswith("4 bad row(s): ")
+    assert "train.csv line 2 (id 's1'): " in message and "image file not found" in message
+    assert "line 5 (id 's4'): single-label row needs exactly one positive class, has 2" in message
+    assert "line 6 (id 's5'): labels" in message and "in [0, 1]" in message
+    assert "line 7 (id 's2'): duplicate id" in message
+    assert "manifest.drop_bad_rows: true" in message and "\n" not in message
+
+
+def test_drop_bad_rows_keeps_the_good_ones(tmp_path):
+    spec = write_dataset(tmp_path, [*GOOD, ("s4", 1, 1, 0)], ["t1"])
+    table = manifest.build(spec, drop_bad_rows=True)
+    assert table.id.tolist() == ["s1", "s2", "s3", "t1"]
+
+
+def test_missing_id_or_class_column(tmp_path):
+    spec = write_dataset(tmp_path, GOOD, ["t1"])
+    with pytest.raises(FoldwiseError, match=r"train.csv: id column 'image_id' not found"):
+        manifest.build(manifest.Dataset(**{**spec.__dict__, "id_column": "image_id"}))
+
+
+def test_test_ids_in_train_and_escaping_ids(tmp_path):
+    spec = write_dataset(tmp_path, GOOD, ["s1", "../x"])
+    with pytest.raises(FoldwiseError) as error:
+        manifest.build(spec)
+    assert "test id also appears in train" in str(error.value)
+    assert "id '../x' would escape the images folder" in str(error.value)
+
+
+def test_channel_count_must_match(tmp_path):
+    spec = write_dataset(tmp_path, GOOD, ["t1"])
+    Image.fromarray(np.zeros((30, 40), np.uint8)).save(tmp_path / "img" / "s2.png")  # grayscale
+    with pytest.raises(FoldwiseError, match="s2.png: image has 1 channel"):
+        manifest.build(spec)
+
+
+def test_one_file_per_channel_and_multilabel_indices(tmp_path):
+    (tmp_path / "img").mkdir()
+    colors = ["red", "green", "blue", "yellow"]
+    for sample_id in ["a1", "a2", "t1"]:
+        for color in colors:
+            Image.fromarray(np.zeros((20, 20), np.uint8)).save(tmp_path / "img" / f"{sample_id}_{color}.png")
+    pd.DataFrame({"Id": ["a1", "a2"], "Target": ["0 3", "2"]}).to_csv(tmp_path / "train.csv", index=False)
+    pd.DataFrame({"Id": ["t1"], "Predicted": ["0"]}).to_csv(tmp_path / "test.csv", index=False)
+    spec = manifest.Dataset(train=str(tmp_path / "train.csv"), test=str(tmp_path / "test.csv"), id_column="Id",
+                            images={c: str(tmp_path / "img" / f"{{id}}_{c}.png") for c in colors},
+                            task="multilabel", label_column="Target", num_classes=5)
+    table = manifest.build(spec)
+    assert manifest.channels(table) == colors
+    assert manifest.labels(table[table.split == "train"]).tolist() == [[1, 0, 0, 1, 0], [0, 0, 1, 0, 0]]
+
+
+def test_truncated_file_names_the_file(tmp_path):
+    from foldwise import images
+
+    path = tmp_path / "x.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(path)
+    path.write_bytes(path.read_bytes()[:300])
+    with pytest.raises(FoldwiseError, match="x.jpg: cannot decode image"):
+        images.read_sample([str(path)], 3)

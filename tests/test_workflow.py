@@ -1,0 +1,178 @@
+"""End to end: snakemake on config/smoke.yaml, every artifact, and what a change reruns.
+
+The tests of this module share one working directory and run in order: a complete run,
+then changes whose reruns are checked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "config" / "smoke.yaml"
+K = 3
+CLASSES = ["healthy", "multiple_diseases", "rust", "scab"]
+
+pytestmark = pytest.mark.workflow
+
+
+def snakemake(workdir, *args, configs=(), snakefile=ROOT / "Snakefile", check=True):
+    """Run snakemake on the smoke config (plus ``configs``); targets go first."""
+    cmd = [sys.executable, "-m", "snakemake", "results/submission_mix.csv", "--snakefile", str(snakefile),
+           "--directory", str(workdir), "--cores", "2", "--resources", "gpu=2",
+           "--configfile", str(SMOKE), *map(str, configs), *args]
+    result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=540)
+    if check:
+        assert result.returncode == 0, result.stdout[-5000:]
+    return result
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a snakemake run or dry run, as {rule: count}."""
+    table = output.split("Job stats:")[1].split("total")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+def override(tmp_path, name, settings) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(settings))
+    return path
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("smoke")
+    snakemake(workdir)
+    return workdir
+
+
+def test_every_artifact_of_the_dag(workdir):
+    results = workdir / "results"
+    table = pd.read_parquet(results / "data/manifest.parquet")
+    assert table.split.value_counts().to_dict() == {"train": 96, "test": 32, "external": 24}
+    assert pd.read_parquet(results / "data/hashes.parquet").columns.tolist() == ["id", "split", "hash:r", "hash:g", "hash:b"]
+    duplicates = pd.read_csv(results / "data/duplicates.csv")
+    planted = pd.read_csv(workdir / "resources/demo/external_duplicates.csv")
+    assert set(zip(duplicates.external_id, duplicates.match_id)) == set(zip(planted.external_id, planted.source_id))
+    kept = pd.read_parquet(results / "data/external_kept.parquet")
+    assert len(kept) == 24 - len(planted)
+    assert np.load(results / "cache/32x32/images.npy", mmap_mode="r").shape == (152, 32, 32, 3)
+    stats = json.loads((results / "data/stats.json").read_text())
+    assert len(stats["mean"]) == 3 and stats["count"] == 128
+    folds = pd.read_parquet(results / "data/folds.parquet")
+    assert sorted(folds.fold.unique()) == list(range(K)) and len(folds) == 96
+
+    for stage in ("base", "distill"):
+        for fold in range(K):
+            model_dir = results / f"models/{stage}/fold{fold}"
+            history = pd.read_csv(model_dir / "history.csv")
+            assert history.epoch.tolist() == [1, 2] and np.isfinite(history.train_loss).all()
+            assert set(pd.read_parquet(model_dir / "oof.parquet").id) == set(folds.id[folds.fold == fold])
+            assert len(pd.read_parquet(results / f"predictions/{stage}/fold{fold}.parquet")) == 32
+            assert not (results / f"checkpoints/{stage}/fold{fold}/last.pt").exists()
+        score = json.loads((results / f"scores/{stage}.json").read_text())
+        assert score["metric"] == "roc_auc" and len(score["folds"]) == K and 0 <= score["cv"] <= 1
+
+    soft = pd.read_parquet(results / "soft_labels.parquet").set_index("id")
+    oof = pd.read_parquet(results / "oof/base.parquet").set_index("id")
+    hard = table[table.split == "train"].set_index("id")[[f"label:{c}" for c in CLASSES]]
+    expected = 0.7 * hard.to_numpy() + 0.3 * oof.loc[hard.index, CLASSES].to_numpy()
+    np.testing.assert_allclose(soft.loc[hard.index, CLASSES].to_numpy(), expected, rtol=1e-6)
+
+    base, distill, mix = (pd.read_csv(results / f"submission{s}.csv") for s in ("", "_distill", "_mix"))
+    for submission in (base, distill, mix):
+        assert submission.columns.tolist() == ["image_id", *CLASSES]
+        assert sorted(submission.image_id) == sorted(table.id[table.split == "test"])
+        np.testing.assert_allclose(submission[CLASSES].sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(mix[CLASSES], (base[CLASSES] + distill[CLASSES]) / 2)
+    assert json.loads((results / "scores/mix.json").read_text())["metric"] == "roc_auc"
+    for rule in ("build_manifest", "hash_images", "dedup_external", "split_folds", "compute_stats", "mix_submissions"):
+        assert (results / f"logs/{rule}.log").exists() and (results / f"benchmarks/{rule}.tsv").exists()
+    assert "epoch 2/2" in (results / "logs/train_fold/base/fold0.log").read_text()
+
+
+def test_second_run_has_nothing_to_do(workdir):
+    assert "Nothing to be done" in snakemake(workdir).stdout
+
+
+def test_new_alpha_reruns_only_the_distill_side(workdir, tmp_path):
+    dry = snakemake(workdir, "-n", configs=[override(tmp_path, "alpha", {"distill": {"alpha": 0.5}})])
+    assert job_counts(dry.stdout) == {"make_soft_labels": 1, "train_fold": K, "collect_oof": 1, "predict_fold": K,
+                                      "write_submission": 1, "mix_submissions": 1, "all": 1}
+    assert "wildcards: stage=base" not in dry.stdout
+
+
+def test_editing_the_losses_module_reruns_training(workdir, tmp_path):
+    copy = tmp_path / "checkout"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".git", "results", "resources", ".snakemake",
+                                                              "__pycache__", ".whl", ".site"))
+    with open(copy / "src/foldwise/losses.py", "a") as f:
+        f.write("\n# an edit\n")
+    counts = job_counts(snakemake(workdir, "-n", snakefile=copy / "Snakefile").stdout)
+    assert counts["train_fold"] == 2 * K and "hash_images" not in counts and "build_manifest" not in counts
+
+
+def test_new_dedup_threshold_keeping_the_same_rows_retrains_nothing(workdir, tmp_path):
+    run = snakemake(workdir, configs=[override(tmp_path, "dedup", {"dedup": {"threshold": 16}})])
+    ran = job_counts(run.stdout)
+    assert ran.get("dedup_external") == 1
+    assert not {"train_fold", "predict_fold", "collect_oof", "make_soft_labels"} & set(re.findall(r"rule (\w+):", run.stdout))
+
+
+def test_new_dedup_threshold_changing_the_kept_rows_retrains(workdir, tmp_path):
+    run = snakemake(workdir, configs=[override(tmp_path, "dedup", {"dedup": {"threshold": 40}})])
+    assert re.findall(r"rule (\w+):", run.stdout).count("train_fold") == 2 * K
+    assert len(pd.read_parquet(workdir / "results/data/external_kept.parquet")) == 0
+
+
+def make_user_dataset(root: Path) -> dict:
+    """3 classes told apart by colour, id column 'name', PNG images of assorted sizes."""
+    rng = np.random.default_rng(0)
+    (root / "pics").mkdir(parents=True)
+    colours = np.array([[200, 40, 40], [40, 200, 40], [40, 40, 200]])
+    rows = []
+    for i in range(60):
+        label = i % 3
+        h, w = rng.integers(40, 90, 2)
+        image = np.clip(colours[label] + rng.normal(0, 30, (h, w, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(image).save(root / "pics" / f"p{i:03d}.png")
+        rows.append({"name": f"p{i:03d}", "cat": int(label == 0), "dog": int(label == 1), "owl": int(label == 2)})
+    pd.DataFrame(rows[:45]).to_csv(root / "train.csv", index=False)
+    pd.DataFrame({"name": [r["name"] for r in rows[45:]]}).to_csv(root / "test.csv", index=False)
+    return {"dataset": {"train": str(root / "train.csv"), "test": str(root / "test.csv"),
+                        "images": str(root / "pics" / "{id}.png"), "id_column": "name"}}
+
+
+def test_a_users_dataset_needs_only_the_dataset_section(tmp_path):
+    dataset = override(tmp_path, "my_dataset", make_user_dataset(tmp_path / "data"))
+    snakemake(tmp_path / "run", configs=[dataset])
+    submission = pd.read_csv(tmp_path / "run/results/submission_mix.csv")
+    assert submission.columns.tolist() == ["name", "cat", "dog", "owl"]
+    assert len(submission) == 15
+    assert not (tmp_path / "run/resources/demo").exists()
+
+
+def test_bad_input_fails_with_one_line_and_no_artifact(tmp_path):
+    settings = make_user_dataset(tmp_path / "data")
+    (tmp_path / "data/pics/p007.png").unlink()
+    run = snakemake(tmp_path / "run", configs=[override(tmp_path, "bad", settings)], check=False)
+    assert run.returncode != 0
+    errors = [line for line in run.stdout.splitlines() if line.startswith("foldwise: error:")]
+    assert len(errors) == 1 and "train.csv line 9 (id 'p007')" in errors[0] and "p007.png: image file not found" in errors[0]
+    assert not (tmp_path / "run/results/data/manifest.parquet").exists()
+
+
+def test_unknown_config_key_is_an_error(tmp_path):
+    run = snakemake(tmp_path, "-n", configs=[override(tmp_path, "typo", {"train": {"epoks": 3}})], check=False)
+    assert run.returncode != 0 and "epoks" in run.stdout
