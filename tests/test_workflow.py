@@ -176,3 +176,22 @@ def test_bad_input_fails_with_one_line_and_no_artifact(tmp_path):
 def test_unknown_config_key_is_an_error(tmp_path):
     run = snakemake(tmp_path, "-n", configs=[override(tmp_path, "typo", {"train": {"epoks": 3}})], check=False)
     assert run.returncode != 0 and "epoks" in run.stdout
+
+
+def test_lint_is_clean():
+    run = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--snakefile", str(ROOT / "Snakefile")],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    assert run.returncode == 0 and "Congratulations" in run.stdout, run.stdout[-3000:]
+
+
+def test_dry_run_lists_the_dag_without_importing_torch(tmp_path):
+    code = ("import sys, snakemake.cli as cli\n"
+            "try:\n    cli.main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
+            "print('TORCH_IMPORTED' if 'torch' in sys.modules else 'TORCH_NOT_IMPORTED'); sys.exit(code)\n")
+    run = subprocess.run([sys.executable, "-c", code, "results/submission_mix.csv", "-n", "--snakefile",
+                          str(ROOT / "Snakefile"), "--directory", str(tmp_path), "--cores", "8", "--resources", "gpu=2"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "TORCH_NOT_IMPORTED" in run.stdout
+    counts = job_counts(run.stdout)
+    assert counts["make_demo"] == 1 and counts["mix_submissions"] == 1 and counts["train_fold"] >= 5

@@ -2,6 +2,7 @@
 # Parsed on every run, dry runs included: it imports nothing heavier than hashlib.
 
 import hashlib
+import os
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -22,6 +23,8 @@ SIZE = "{}x{}".format(*config["cache"]["size"])
 SUBMISSION = {"base": "results/submission.csv", "distill": "results/submission_distill.csv"}
 STAGE_OF = {"": "base", "_distill": "distill"}  # the {suffix} of submission{suffix}.csv
 LIBRARY = Path(workflow.basedir) / "src" / "foldwise"
+# scripts import foldwise from this checkout, installed or not (conda envs, cluster jobs)
+os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [str(LIBRARY.parent), os.getenv("PYTHONPATH")])))
 
 
 wildcard_constraints:
@@ -60,7 +63,7 @@ def dataset_csvs(wildcards=None):
 
 
 def code_hash(*modules):
-    """Hash of the src/foldwise modules a rule runs: editing one reruns the rules that use it."""
+    """Hash of the src/foldwise modules that a job runs, so that editing one reruns its users."""
     digest = hashlib.sha256()
     for module in ("__init__", "artifacts", *modules):
         digest.update((LIBRARY / f"{module}.py").read_bytes())
@@ -79,6 +82,14 @@ def kept_external(wildcards):
     if not DATASET.get("external"):
         return []
     return checkpoints.dedup_external.get().output.kept
+
+
+def training_inputs(wildcards):
+    """Distillation trains on the soft labels; both stages add the kept external rows."""
+    inputs = {"external_kept": kept_external(wildcards) if config["dedup"]["use_external"] else []}
+    if wildcards.stage == "distill":
+        inputs["soft_labels"] = rules.make_soft_labels.output.labels
+    return inputs
 
 
 def fold_outputs(name, stage):

@@ -17,6 +17,8 @@ rule make_demo:
         demo=config["demo"],
         seed=config["seed"],
         code=code_hash("demo"),
+    conda:
+        "../../envs/foldwise.yaml"
     script:
         "../scripts/make_demo.py"
 
@@ -34,6 +36,8 @@ rule build_manifest:
         dataset=DATASET,
         drop_bad_rows=config["manifest"]["drop_bad_rows"],
         code=code_hash("manifest", "images"),
+    conda:
+        "../../envs/foldwise.yaml"
     script:
         "../scripts/build_manifest.py"
 
@@ -50,6 +54,8 @@ rule hash_images:
     params:
         code=code_hash("phash", "images", "manifest"),
     threads: config["threads"]
+    conda:
+        "../../envs/foldwise.yaml"
     script:
         "../scripts/hash_images.py"
 
@@ -67,6 +73,8 @@ checkpoint dedup_external:
     params:
         threshold=config["dedup"]["threshold"],
         code=code_hash("dedup", "phash"),
+    conda:
+        "../../envs/foldwise.yaml"
     script:
         "../scripts/dedup_external.py"
 
@@ -85,6 +93,8 @@ rule cache_images:
         transpose_portrait=config["cache"]["transpose_portrait"],
         code=code_hash("cache", "images", "manifest"),
     threads: config["threads"]
+    conda:
+        "../../envs/foldwise.yaml"
     script:
         "../scripts/cache_images.py"
 
@@ -101,5 +111,7 @@ rule compute_stats:
         "results/benchmarks/compute_stats.tsv"
     params:
         code=code_hash("stats", "cache"),
+    conda:
+        "../../envs/foldwise.yaml"
     script:
         "../scripts/compute_stats.py"

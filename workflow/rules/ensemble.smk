@@ -16,6 +16,8 @@ rule write_submission:
     params:
         id_column=DATASET["id_column"],
         code=code_hash("ensemble"),
+    conda:
+        "../../envs/foldwise.yaml"
     script:
         "../scripts/write_submission.py"
 
@@ -38,5 +40,7 @@ rule mix_submissions:
         ensemble=config["ensemble"],
         metric=config["train"]["metric"],
         code=code_hash("ensemble", "metrics", "scores"),
+    conda:
+        "../../envs/foldwise.yaml"
     script:
         "../scripts/mix_submissions.py"

@@ -15,5 +15,7 @@ rule split_folds:
         seed=config["seed"],
         task=DATASET["task"],
         code=code_hash("folds", "manifest"),
+    conda:
+        "../../envs/foldwise.yaml"
     script:
         "../scripts/split_folds.py"

@@ -20,5 +20,7 @@ rule predict_fold:
     threads: config["train"]["threads"]
     resources:
         gpu=1,
+    conda:
+        "../../envs/foldwise.yaml"
     script:
         "../scripts/predict_fold.py"

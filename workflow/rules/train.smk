@@ -2,14 +2,6 @@
 # and distilled models per fold trained on them.
 
 
-def training_inputs(wildcards):
-    """Distillation trains on the soft labels; both stages add the kept external rows."""
-    inputs = {"external_kept": kept_external(wildcards) if config["dedup"]["use_external"] else []}
-    if wildcards.stage == "distill":
-        inputs["soft_labels"] = rules.make_soft_labels.output.labels
-    return inputs
-
-
 rule train_fold:
     input:
         unpack(training_inputs),
@@ -37,6 +29,8 @@ rule train_fold:
     threads: config["train"]["threads"]
     resources:
         gpu=1,
+    conda:
+        "../../envs/foldwise.yaml"
     script:
         "../scripts/train_fold.py"
 
@@ -56,6 +50,8 @@ rule collect_oof:
     params:
         metric=config["train"]["metric"],
         code=code_hash("metrics", "scores"),
+    conda:
+        "../../envs/foldwise.yaml"
     script:
         "../scripts/collect_oof.py"
 
@@ -74,5 +70,7 @@ rule make_soft_labels:
     params:
         alpha=config["distill"]["alpha"],
         code=code_hash("distill", "manifest"),
+    conda:
+        "../../envs/foldwise.yaml"
     script:
         "../scripts/make_soft_labels.py"
