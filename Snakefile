@@ -21,6 +21,16 @@ include: "workflow/rules/predict.smk"
 include: "workflow/rules/ensemble.smk"
 
 
+# cheap table operations run on the submitting host, not as cluster jobs
+localrules:
+    all,
+    split_folds,
+    collect_oof,
+    make_soft_labels,
+    write_submission,
+    mix_submissions,
+
+
 rule all:
     input:
         rules.mix_submissions.output.submission,
