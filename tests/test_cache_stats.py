@@ -16,6 +16,18 @@ def test_cache_rows_follow_the_manifest(demo_manifest, tmp_path):
     assert not list(tmp_path.glob(".*part*"))
 
 
+def test_a_truncated_image_fails_the_cache_and_leaves_no_file(demo_manifest, tmp_path):
+    from foldwise import FoldwiseError
+
+    table = demo_manifest.head(5).copy()
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(open(table["path:image"].iloc[3], "rb").read()[:400])
+    table.loc[table.index[3], "path:image"] = str(broken)
+    with pytest.raises(FoldwiseError, match="broken.jpg: cannot decode image"):
+        cache.build(table, 3, (24, 32), tmp_path / "out/images.npy", tmp_path / "out/index.parquet")
+    assert not list((tmp_path / "out").iterdir())
+
+
 def test_fit_transposes_portrait_images():
     portrait = np.zeros((40, 20, 1), np.uint8)
     portrait[:, :5] = 255

@@ -61,11 +61,33 @@ def test_missing_id_or_class_column(tmp_path):
 
 
 def test_test_ids_in_train_and_escaping_ids(tmp_path):
-    spec = write_dataset(tmp_path, GOOD, ["s1", "../x"])
+    spec = write_dataset(tmp_path, GOOD, ["s1", "../x", "/etc/passwd"])
     with pytest.raises(FoldwiseError) as error:
         manifest.build(spec)
     assert "test id also appears in train" in str(error.value)
     assert "id '../x' would escape the images folder" in str(error.value)
+    assert "id '/etc/passwd' would escape the images folder" in str(error.value)
+
+
+def test_row_without_a_positive_class(tmp_path):
+    spec = write_dataset(tmp_path, [*GOOD, ("s4", 0, 0, 0)], ["t1"])
+    with pytest.raises(FoldwiseError, match=r"line 5 \(id 's4'\): single-label row needs exactly one positive class, has 0"):
+        manifest.build(spec)
+
+
+def test_empty_training_set(tmp_path):
+    spec = write_dataset(tmp_path, GOOD, ["t1"])
+    pd.DataFrame(columns=["name", "a", "b", "c"]).to_csv(tmp_path / "train.csv", index=False)
+    with pytest.raises(FoldwiseError, match="train.csv: the training set is empty"):
+        manifest.build(spec)
+
+
+def test_external_csv_without_a_class_column(tmp_path):
+    spec = write_dataset(tmp_path, GOOD, ["t1"])
+    pd.DataFrame({"name": ["s1x"], "a": [1], "b": [0]}).to_csv(tmp_path / "ext.csv", index=False)
+    spec = manifest.Dataset(**{**spec.__dict__, "external": {"train": str(tmp_path / "ext.csv"), "images": spec.images}})
+    with pytest.raises(FoldwiseError, match=r"ext.csv: class column\(s\) \['c'\] not found"):
+        manifest.build(spec)
 
 
 def test_channel_count_must_match(tmp_path):

@@ -20,6 +20,8 @@ MODE_CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4, "CMYK": 4}
 
 def image_path(template: str, sample_id: str) -> Path:
     """The file of ``sample_id`` under ``template`` ('dir/{id}.jpg'); refuses ids that escape 'dir'."""
+    if os.path.isabs(sample_id) or sample_id.startswith(("~", "\\")):
+        raise FoldwiseError(f"id {sample_id!r} would escape the images folder: ids must be relative names")
     prefix = template.split("{id}")[0]
     root = Path(prefix) if prefix.endswith(("/", os.sep)) else Path(prefix).parent
     path = Path(template.replace("{id}", sample_id))

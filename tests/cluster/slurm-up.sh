@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A throw-away one-node SLURM cluster on this machine, for tests/cluster (run as root).
 # Installs munge and SLURM from Debian packages when missing, writes a one-node config with
-# one placeholder GPU (so --gpus=1 jobs are schedulable; with no CUDA the jobs use the CPU),
+# two placeholder GPUs (so --gpus=1 jobs are schedulable; with no CUDA the jobs use the CPU),
 # starts munged, slurmctld and slurmd, and waits until the node is idle.
 # Stop it with slurm-down.sh.
 set -euo pipefail
@@ -50,10 +50,11 @@ StateSaveLocation=/var/spool/slurmctld
 SlurmdSpoolDir=/var/spool/slurmd
 SlurmctldLogFile=/var/log/slurm/slurmctld.log
 SlurmdLogFile=/var/log/slurm/slurmd.log
-NodeName=${node} NodeAddr=127.0.0.1 CPUs=${cpus} RealMemory=${memory} Gres=gpu:1 State=UNKNOWN
+NodeName=${node} NodeAddr=127.0.0.1 CPUs=${cpus} RealMemory=${memory} Gres=gpu:2 State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
-echo "NodeName=${node} Name=gpu File=/dev/null" > /etc/slurm/gres.conf  # the placeholder GPU
+# two placeholder GPUs (device files that exist), as `--resources gpu=2` locally
+printf "NodeName=${node} Name=gpu File=/dev/null\nNodeName=${node} Name=gpu File=/dev/zero\n" > /etc/slurm/gres.conf
 
 install -d -o munge -g munge -m 0700 /etc/munge /var/log/munge
 install -d -o munge -g munge -m 0711 /var/lib/munge
@@ -76,7 +77,7 @@ slurmd
 for _ in $(seq 1 150); do
   state=$(sinfo -h -N -n "$node" -o '%T' 2>/dev/null || true)
   case "$state" in
-    idle) echo "slurm-up: node $node idle ($cpus CPUs, ${memory} MB, 1 placeholder GPU)"; exit 0 ;;
+    idle) echo "slurm-up: node $node idle ($cpus CPUs, ${memory} MB, 2 placeholder GPUs)"; exit 0 ;;
     *drain*|inval*|down*) sinfo -R >&2; tail -n 20 /var/log/slurm/slurmctld.log >&2; exit 1 ;;
   esac
   sleep 0.2

@@ -1,0 +1,76 @@
+"""Kill it and resume it: the smoke DAG killed (SIGKILL, whole process group) at random
+moments, three times, then finished with --rerun-incomplete, ends with every artifact valid
+and byte-for-byte the artifacts of an uninterrupted run."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.workflow
+
+# a slower smoke run (more epochs), so that kills land inside training too
+SETTINGS = {"train": {"epochs": 4}}
+DETERMINISTIC = ["results/data/manifest.parquet", "results/data/hashes.parquet", "results/data/folds.parquet",
+                 "results/data/stats.json", "results/data/external_kept.parquet"]
+
+
+def command(workdir: Path, overrides: Path) -> list[str]:
+    return [sys.executable, "-m", "snakemake", "results/submission_mix.csv", "--snakefile", str(ROOT / "Snakefile"),
+            "--directory", str(workdir), "--cores", "2", "--resources", "gpu=2", "--rerun-incomplete",
+            "--configfile", str(ROOT / "config/smoke.yaml"), str(overrides)]
+
+
+def finish(workdir: Path, overrides: Path) -> str:
+    # a killed snakemake leaves its lock behind: the user's next step is --unlock
+    subprocess.run([*command(workdir, overrides), "--unlock"], capture_output=True, timeout=120)
+    run = subprocess.run(command(workdir, overrides), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stdout[-5000:]
+    return run.stdout
+
+
+def kill_after(workdir: Path, overrides: Path, seconds: float) -> None:
+    process = subprocess.Popen(command(workdir, overrides), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    time.sleep(seconds)
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)  # snakemake and every job it started
+    process.wait()
+
+
+def test_killed_three_times_ends_like_an_uninterrupted_run(tmp_path):
+    overrides = tmp_path / "soak.yaml"
+    overrides.write_text(yaml.safe_dump(SETTINGS))
+    reference, soaked = tmp_path / "reference", tmp_path / "soaked"
+    finish(reference, overrides)
+
+    def train_logs() -> str:
+        return "".join(p.read_text() for p in (soaked / "results/logs/train_fold").rglob("*.log"))
+
+    rng = random.Random(2026)
+    cut_mid_training, resumed = False, False
+    for moment in [rng.uniform(15, 30) for _ in range(3)]:
+        kill_after(soaked, overrides, moment)
+        cut_mid_training |= bool(list((soaked / "results/checkpoints").rglob("last.pt")))
+        resumed |= "resuming from" in train_logs()
+    finish(soaked, overrides)
+    resumed |= "resuming from" in train_logs()
+    assert cut_mid_training and resumed  # some job was killed between epochs and picked up there
+    for name in DETERMINISTIC:
+        assert (reference / name).read_bytes() == (soaked / name).read_bytes(), name
+    for name in ["submission.csv", "submission_distill.csv", "submission_mix.csv"]:
+        pd.testing.assert_frame_equal(pd.read_csv(reference / "results" / name), pd.read_csv(soaked / "results" / name))
+    assert not list((soaked / "results").rglob("*.part")) and not list((soaked / "results").rglob(".*.part.npy"))
+    assert not list((soaked / "results/checkpoints").rglob("last.pt"))
