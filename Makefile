@@ -6,7 +6,7 @@ CORES ?= 8
 GPUS ?= 2
 BIN := .venv/bin
 
-.PHONY: run test test-cluster lint dry-run clean
+.PHONY: run test test-long test-cluster lint dry-run clean
 
 $(BIN)/snakemake: pyproject.toml
 	$(PYTHON) -m venv .venv
@@ -24,7 +24,11 @@ dry-run: $(BIN)/snakemake
 test: $(BIN)/snakemake
 	$(BIN)/python -m pytest -q
 
-# the workflow on a real one-node SLURM started here (root; installs slurm and munge if missing)
+# the kill-and-resume soak test, and the workflow on a real one-node SLURM started here
+# (root; installs slurm and munge if missing)
+test-long: $(BIN)/snakemake
+	$(BIN)/python -m pytest -q -s -m "soak or cluster" tests
+
 test-cluster: $(BIN)/snakemake
 	$(BIN)/python -m pytest -q -s -m cluster tests/cluster
 

@@ -29,9 +29,9 @@ localrules:
     make_soft_labels,
     write_submission,
     mix_submissions,
+    write_labels,
 
 
 rule all:
     input:
-        rules.mix_submissions.output.submission,
-        expand("results/scores/{stage}.json", stage=STAGES),
+        final_outputs(),

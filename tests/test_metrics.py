@@ -22,3 +22,14 @@ def test_columns_without_both_labels_are_left_out():
 def test_unknown_metric_lists_known():
     with pytest.raises(ValueError, match="roc_auc"):
         metrics.create("accuracy_typo")
+
+
+def test_macro_f1_matches_sklearn():
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(1)
+    truth = (rng.random((100, 5)) < 0.3).astype(int)
+    truth[:, 4] = 0  # a class never positive
+    scores = rng.random((100, 5))
+    assert metrics.macro_f1(truth, scores) == pytest.approx(
+        f1_score(truth, scores >= 0.5, average="macro", zero_division=0))

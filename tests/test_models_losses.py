@@ -38,3 +38,39 @@ def test_soft_target_cross_entropy_matches_formula():
     assert torch.allclose(losses.create("soft_ce")(logits, target), expected)
     with pytest.raises(ValueError, match="bce"):
         losses.create("focall")
+
+
+def test_focal_loss_matches_formula_and_gamma_zero_is_bce():
+    logits = torch.tensor([[1.5, -0.5], [0.2, 2.0]])
+    target = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    p = torch.sigmoid(logits)
+    p_t = p * target + (1 - p) * (1 - target)
+    expected = (-(1 - p_t) ** 2 * torch.log(p_t)).mean()
+    assert torch.allclose(losses.create("focal")(logits, target), expected, atol=1e-6)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
+    assert torch.allclose(losses.create("focal", focal_gamma=0.0)(logits, target), bce)
+
+
+def test_lovasz_hinge_is_zero_when_every_margin_exceeds_one_and_sums_weigh():
+    target = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    confident = (target * 2 - 1) * 3.0
+    assert losses.create("lovasz")(confident, target).item() == 0.0
+    wrong = -confident
+    assert losses.create("lovasz")(wrong, target).item() > 1.0
+    logits = torch.randn(3, 2)
+    combined = losses.create("bce*0.5+lovasz")(logits, target)
+    expected = 0.5 * losses.create("bce")(logits, target) + losses.create("lovasz")(logits, target)
+    assert torch.allclose(combined, expected)
+
+
+def test_recipe_heads_on_any_backbone():
+    hpa = models.create("test_resnet", num_classes=5, in_chans=4, global_pool="catavgmax", head="hpa", drop_rate=0.5)
+    layers = [type(m).__name__ for m in hpa.head.layers]
+    assert layers == ["BatchNorm1d", "Dropout", "Linear", "ReLU", "BatchNorm1d", "Dropout", "Linear"]
+    assert hpa.head.layers[2].in_features == 2 * hpa.backbone.num_features  # concat(avg, max)
+    assert hpa.head.layers[2].out_features == 1024
+    assert hpa(torch.zeros(2, 4, 32, 32)).shape == (2, 5)
+    plant = models.create("test_efficientnet", num_classes=4, head="bn_l2").eval()
+    assert plant(torch.zeros(2, 3, 32, 32)).shape == (2, 4)
+    with pytest.raises(FoldwiseError, match="unknown head"):
+        models.create("test_resnet", num_classes=2, head="fancy")

@@ -1,5 +1,5 @@
 """Kill it and resume it: the smoke DAG killed (SIGKILL, whole process group) at random
-moments, three times, then finished with --rerun-incomplete, ends with every artifact valid
+moments inside training, three times, then finished with --rerun-incomplete, ends with every artifact valid
 and byte-for-byte the artifacts of an uninterrupted run."""
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.workflow
+pytestmark = pytest.mark.soak  # `make test-long` (with the cluster test); about two minutes
 
 # a slower smoke run (more epochs), so that kills land inside training too
-SETTINGS = {"train": {"epochs": 4}}
+SETTINGS = {"train": {"epochs": 3}}
 DETERMINISTIC = ["results/data/manifest.parquet", "results/data/hashes.parquet", "results/data/folds.parquet",
                  "results/data/stats.json", "results/data/external_kept.parquet"]
 
@@ -41,13 +41,23 @@ def finish(workdir: Path, overrides: Path) -> str:
     return run.stdout
 
 
-def kill_after(workdir: Path, overrides: Path, seconds: float) -> None:
+def kill_mid_training(workdir: Path, overrides: Path, delay: float) -> bool:
+    """Start a run; ``delay`` seconds after a training job has written a fresh epoch checkpoint,
+    SIGKILL snakemake and every job it started. False if the run ended before that."""
+    started = time.time()
     process = subprocess.Popen(command(workdir, overrides), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
-    time.sleep(seconds)
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)  # snakemake and every job it started
+    checkpoints = workdir / "results/checkpoints"
+    while process.poll() is None:
+        if any(p.stat().st_mtime > started for p in checkpoints.rglob("last.pt")):
+            time.sleep(delay)
+            break
+        time.sleep(0.2)
+    killed = process.poll() is None
+    if killed:
+        os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+    return killed
 
 
 def test_killed_three_times_ends_like_an_uninterrupted_run(tmp_path):
@@ -60,14 +70,13 @@ def test_killed_three_times_ends_like_an_uninterrupted_run(tmp_path):
         return "".join(p.read_text() for p in (soaked / "results/logs/train_fold").rglob("*.log"))
 
     rng = random.Random(2026)
-    cut_mid_training, resumed = False, False
-    for moment in [rng.uniform(15, 30) for _ in range(3)]:
-        kill_after(soaked, overrides, moment)
-        cut_mid_training |= bool(list((soaked / "results/checkpoints").rglob("last.pt")))
+    kills, resumed = 0, False
+    for _ in range(3):  # killed at a random moment within a training epoch
+        kills += kill_mid_training(soaked, overrides, delay=rng.uniform(0.0, 2.0))
         resumed |= "resuming from" in train_logs()
     finish(soaked, overrides)
     resumed |= "resuming from" in train_logs()
-    assert cut_mid_training and resumed  # some job was killed between epochs and picked up there
+    assert kills == 3 and resumed  # each run was cut inside training, and a job picked up its checkpoint
     for name in DETERMINISTIC:
         assert (reference / name).read_bytes() == (soaked / name).read_bytes(), name
     for name in ["submission.csv", "submission_distill.csv", "submission_mix.csv"]:

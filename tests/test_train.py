@@ -93,3 +93,17 @@ def test_nan_loss_names_fold_and_epoch(tmp_path):
     with pytest.raises(FoldwiseError, match=r"base fold 0: training loss is nan at epoch 1"):
         train.train_fold(CFG, data, images, STATS, "multiclass", torch.device(DEVICE), tmp_path / "c.pt", seed=5,
                          name="base fold 0")
+
+
+def test_explicit_step_rates_as_in_hpa_2018():
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.Adam([param], lr=3e-4)
+    spec = {"name": "step", "milestones": [26, 31, 36, 41], "lrs": [3e-4, 1.5e-4, 7.5e-5, 3e-5, 1e-5]}
+    scheduler = train.create_scheduler(optimizer, spec, 45, updates_per_epoch=2)
+    seen = {}
+    for epoch in (0, 25, 26, 30, 31, 36, 41, 44):
+        scheduler.step_update(epoch * 2)
+        seen[epoch] = optimizer.param_groups[0]["lr"]
+    assert seen == {0: 3e-4, 25: 3e-4, 26: 1.5e-4, 30: 1.5e-4, 31: 7.5e-5, 36: 3e-5, 41: 1e-5, 44: 1e-5}
+    with pytest.raises(FoldwiseError, match="5 lrs need 4 milestones"):
+        train.create_scheduler(optimizer, {**spec, "milestones": [26]}, 45, 2)

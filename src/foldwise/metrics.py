@@ -18,7 +18,16 @@ def mean_column_auc(y_true: np.ndarray, y_score: np.ndarray) -> float:
     return float(np.mean(aucs)) if aucs else float("nan")
 
 
-METRICS = {"roc_auc": mean_column_auc}
+def macro_f1(y_true: np.ndarray, y_score: np.ndarray, threshold: float = 0.5) -> float:
+    """Macro F1 of the decisions ``y_score >= threshold`` (HPA 2018's metric); classes with no
+    positive and no prediction count as 0, as sklearn's ``f1_score(zero_division=0)``."""
+    truth, predicted = np.asarray(y_true) >= 0.5, np.asarray(y_score) >= threshold
+    tp = (truth & predicted).sum(axis=0)
+    f1 = 2 * tp / np.maximum(truth.sum(axis=0) + predicted.sum(axis=0), 1)
+    return float(f1.mean())
+
+
+METRICS = {"roc_auc": mean_column_auc, "macro_f1": macro_f1}
 
 
 def create(name: str):

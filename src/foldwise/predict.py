@@ -46,12 +46,26 @@ def to_batch(images: np.ndarray, device: torch.device) -> torch.Tensor:
     return tensor.to(device, non_blocking=True)
 
 
+def crop_boxes(image_size: tuple[int, int], crop: dict | None, seed: int = 0) -> list[tuple[int, int, int, int]]:
+    """(top, left, height, width) of each TTA crop: the whole image, or ``crop["count"]`` seeded
+    random crops of ``crop["size"]``, the same for every image (so predictions are reproducible)."""
+    h, w = image_size
+    if not crop:
+        return [(0, 0, h, w)]
+    ch, cw = min(crop["size"][0], h), min(crop["size"][1], w)
+    rng = np.random.default_rng(seed)
+    return [(int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1)), ch, cw) for _ in range(crop["count"])]
+
+
 @torch.no_grad()
 def predict(model: nn.Module, normalize: Normalize, images: np.ndarray, rows: np.ndarray, task: str,
             device: torch.device, transforms: list[str] = ("identity",), reduce: str = "mean",
-            batch_size: int = 128, precision: str = "auto", channels_last: bool = True) -> np.ndarray:
-    """Class scores (len(rows), classes) of ``model`` on cache ``rows``, reduced over TTA transforms."""
+            batch_size: int = 128, precision: str = "auto", channels_last: bool = True,
+            crop: dict | None = None, seed: int = 0) -> np.ndarray:
+    """Class scores (len(rows), classes) of ``model`` on cache ``rows``, reduced over the TTA views:
+    every dihedral transform in ``transforms`` of every crop (see ``crop_boxes``)."""
     tta.check(list(transforms), reduce)
+    boxes = crop_boxes(images.shape[1:3], crop, seed)
     model.eval()
     autocast, _ = precision_context(device, precision)
     score = activation(task)
@@ -59,8 +73,8 @@ def predict(model: nn.Module, normalize: Normalize, images: np.ndarray, rows: np
     for start in range(0, len(rows), batch_size):
         x = normalize(to_batch(images[rows[start : start + batch_size]], device))
         scores = []
-        for name in transforms:
-            view = tta.apply(x, name)
+        for (top, left, h, w), name in ((box, name) for box in boxes for name in transforms):
+            view = tta.apply(x[:, :, top : top + h, left : left + w], name)
             if channels_last:
                 view = view.contiguous(memory_format=torch.channels_last)
             with autocast:

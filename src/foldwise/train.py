@@ -10,6 +10,7 @@ augmentation and dropout from (seed, epoch), so a resumed run repeats an uninter
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
@@ -23,6 +24,7 @@ import pandas as pd
 import torch
 from timm.optim import create_optimizer_v2
 from timm.scheduler import CosineLRScheduler, MultiStepLRScheduler
+from timm.scheduler.scheduler import Scheduler
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from foldwise import FoldwiseError, artifacts, augment, losses, manifest, metrics, models, predict
@@ -38,6 +40,7 @@ class TrainConfig:
     model: str = "resnet18"
     pretrained: str | None = None  # local weights file; never downloaded
     global_pool: str = "avg"
+    head: str = "linear"  # linear | hpa | bn_l2 (see models.HEADS)
     drop_rate: float = 0.0
     # data
     epochs: int = 10
@@ -47,7 +50,8 @@ class TrainConfig:
     # optimizer and LR schedule
     optimizer: dict = field(default_factory=lambda: {"name": "adam", "lr": 1e-3, "weight_decay": 0.0})
     scheduler: dict = field(default_factory=lambda: {"name": "cosine"})
-    loss: str = "soft_ce"
+    loss: str = "soft_ce"  # or bce, focal, lovasz, and sums: "focal+lovasz"
+    focal_gamma: float = 2.0
     metric: str = "roc_auc"
     # system
     precision: str = "auto"  # auto: bf16 where the GPU has it, else fp16; fp32 on CPU
@@ -129,12 +133,25 @@ class CachedImages(Dataset):
         return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))), torch.from_numpy(self.targets[i])
 
 
+class PiecewiseLRScheduler(Scheduler):
+    """Explicit learning rates between milestones: ``lrs[k]`` from update ``boundaries[k-1]`` on
+    (HPA 2018: 3e-4, 1.5e-4, 7.5e-5, 3e-5, 1e-5)."""
+
+    def __init__(self, optimizer, boundaries: list[int], lrs: list[float]):
+        self.boundaries, self.lrs = list(boundaries), list(lrs)
+        super().__init__(optimizer, "lr", t_in_epochs=False)
+
+    def _get_lr(self, t: int) -> list[float]:
+        return [self.lrs[bisect.bisect_right(self.boundaries, t)] for _ in self.base_values]
+
+
 def create_scheduler(optimizer, spec: dict, epochs: int, updates_per_epoch: int):
     """A timm LR scheduler stepped once per update.
 
     ``cosine``: cosine annealing with warm restarts every ``cycle_epochs`` (default: one cycle
     over all epochs) down to ``min_lr``; ``step``: multiply by ``decay_rate`` at each epoch in
-    ``milestones``. Both take ``warmup_epochs``.
+    ``milestones``, or with ``lrs`` use those rates, one more than milestones. Cosine and
+    decay steps take ``warmup_epochs``.
     """
     name = spec.get("name", "cosine")
     warmup = int(spec.get("warmup_epochs", 0) * updates_per_epoch)
@@ -144,6 +161,11 @@ def create_scheduler(optimizer, spec: dict, epochs: int, updates_per_epoch: int)
         return CosineLRScheduler(optimizer, t_initial=cycle * updates_per_epoch, lr_min=min_lr,
                                  cycle_limit=math.ceil(epochs / cycle), warmup_t=warmup, warmup_lr_init=min_lr,
                                  t_in_epochs=False)
+    if name == "step" and spec.get("lrs"):
+        milestones, lrs = spec.get("milestones", []), spec["lrs"]
+        if len(lrs) != len(milestones) + 1:
+            raise FoldwiseError(f"train.scheduler: {len(lrs)} lrs need {len(lrs) - 1} milestones, got {len(milestones)}")
+        return PiecewiseLRScheduler(optimizer, [int(m * updates_per_epoch) for m in milestones], lrs)
     if name == "step":
         return MultiStepLRScheduler(optimizer, decay_t=[int(m * updates_per_epoch) for m in spec.get("milestones", [])],
                                     decay_rate=float(spec.get("decay_rate", 0.1)), warmup_t=warmup,
@@ -208,13 +230,14 @@ def train_fold(cfg: TrainConfig, data: FoldData, images: np.ndarray, stats: dict
     normalize = predict.Normalize(stats["mean"], stats["std"]).to(device)
 
     # -- model, optimizer, schedule ----------------------------------------------------------
-    model = models.create(cfg.model, num_classes, channels, cfg.pretrained, cfg.drop_rate, cfg.global_pool).to(device)
+    model = models.create(cfg.model, num_classes, channels, cfg.pretrained, cfg.drop_rate, cfg.global_pool,
+                          cfg.head).to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer_spec = dict(cfg.optimizer)
     optimizer = create_optimizer_v2(model, opt=optimizer_spec.pop("name", "adam"), **optimizer_spec)
     scheduler = create_scheduler(optimizer, cfg.scheduler, cfg.epochs, updates_per_epoch)
-    criterion = losses.create(cfg.loss)
+    criterion = losses.create(cfg.loss, cfg.focal_gamma)
     forward = torch.compile(model) if cfg.compile else model  # the checkpoint keeps the plain module
 
     # -- resume ------------------------------------------------------------------------------

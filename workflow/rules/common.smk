@@ -35,20 +35,18 @@ wildcard_constraints:
 
 
 def demo_dataset():
-    """The embedded demo, in the dataset contract's layout (written by rule make_demo)."""
-    images = "resources/demo/images/{id}.jpg"
-    return {
-        "train": "resources/demo/train.csv",
-        "test": "resources/demo/test.csv",
-        "images": images,
-        "id_column": "image_id",
-        "task": "multiclass",
-        "label_column": None,
-        "num_classes": None,
-        "group_column": None,
-        "channels": None,
-        "external": {"train": "resources/demo/external.csv", "images": images},
-    }
+    """The embedded demo, in the dataset contract's layout (written by make_demo)."""
+    common = {"train": "resources/demo/train.csv", "test": "resources/demo/test.csv", "group_column": None,
+              "channels": None}
+    if config["demo"]["layout"] == "hpa":
+        colors = ["red", "green", "blue", "yellow"]
+        images = {color: f"resources/demo/images/{{id}}_{color}.png" for color in colors}
+        layout = {"id_column": "Id", "task": "multilabel", "label_column": "Target", "num_classes": 6}
+    else:
+        images = "resources/demo/images/{id}.jpg"
+        layout = {"id_column": "image_id", "task": "multiclass", "label_column": None, "num_classes": None}
+    return {**common, **layout, "images": images,
+            "external": {"train": "resources/demo/external.csv", "images": images}}
 
 
 DATASET = config.get("dataset") or demo_dataset()
@@ -90,6 +88,14 @@ def training_inputs(wildcards):
     if wildcards.stage == "distill":
         inputs["soft_labels"] = rules.make_soft_labels.output.labels
     return inputs
+
+
+def final_outputs():
+    """What `rule all` builds: the mix and the scores; multi-label adds thresholds and labels."""
+    outputs = [rules.mix_submissions.output.submission, *expand("results/scores/{stage}.json", stage=STAGES)]
+    if DATASET["task"] == "multilabel":
+        outputs += [rules.write_labels.output.labels]
+    return outputs
 
 
 def fold_outputs(name, stage):

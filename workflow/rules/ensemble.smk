@@ -30,6 +30,7 @@ rule mix_submissions:
         external_kept=kept_external,
     output:
         submission="results/submission_mix.csv",
+        oof="results/oof/mix.parquet",
         score="results/scores/mix.json",
     log:
         "results/logs/mix_submissions.log",
@@ -44,3 +45,25 @@ rule mix_submissions:
         "../../envs/foldwise.yaml"
     script:
         "../scripts/mix_submissions.py"
+
+
+rule write_labels:
+    input:
+        submission=rules.mix_submissions.output.submission,
+        oof=rules.mix_submissions.output.oof,
+        manifest=rules.build_manifest.output.manifest,
+    output:
+        thresholds="results/thresholds.json",
+        labels="results/submission_labels.csv",
+    log:
+        "results/logs/write_labels.log",
+    benchmark:
+        "results/benchmarks/write_labels.tsv"
+    params:
+        id_column=DATASET["id_column"],
+        thresholds=config["thresholds"],
+        code=code_hash("thresholds", "metrics", "manifest"),
+    conda:
+        "../../envs/foldwise.yaml"
+    script:
+        "../scripts/write_labels.py"

@@ -15,6 +15,7 @@ rule predict_fold:
         "results/benchmarks/predict_fold/{stage}/fold{fold}.tsv"
     params:
         predict=config["predict"],
+        seed=config["seed"],
         lock_dir=config["devices"]["lock_dir"],
         code=code_hash("predict", "tta", "models", "devices", "cache"),
     threads: config["train"]["threads"]

@@ -13,6 +13,7 @@ with artifacts.script_log(snakemake.log[0]) as log:
     oofs = [artifacts.read_table(path) for path in snakemake.input.oof]
     mixed = ensemble.mix([oof.drop(columns="fold") for oof in oofs], "id", method, weights)
     mixed = mixed.merge(oofs[0][["id", "fold"]], on="id")
+    artifacts.write_table(mixed, snakemake.output.oof)
     hard = manifest.label_table(artifacts.read_table(snakemake.input.manifest), "train")
     score = scores.cv_score(mixed, hard, snakemake.params.metric)
     log.info("mix (%s): CV %s %.4f", method, score["metric"], score["cv"])

@@ -16,8 +16,10 @@ with artifacts.script_log(snakemake.log[0]) as log:
         model, meta = models.load(snakemake.input.model, device)
         normalize = predict.Normalize(meta["mean"], meta["std"]).to(device)
         scores = predict.predict(model, normalize, images, rows, meta["task"], device, settings["tta"],
-                                 settings["reduce"], settings["batch_size"])
-    log.info("%d test images x %d TTA views (%s)", len(rows), len(settings["tta"]), settings["reduce"])
+                                 settings["reduce"], settings["batch_size"], crop=settings["crop"],
+                                 seed=snakemake.params.seed)
+    views = len(settings["tta"]) * (settings["crop"]["count"] if settings["crop"] else 1)
+    log.info("%d test images x %d TTA views (%s)", len(rows), views, settings["reduce"])
     table = pd.DataFrame(scores, columns=meta["classes"])
     table.insert(0, "id", index.id.to_numpy()[rows])
     artifacts.write_table(table, snakemake.output.predictions)

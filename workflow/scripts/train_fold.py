@@ -23,7 +23,7 @@ with artifacts.script_log(snakemake.log[0]) as log:
                                   seed=snakemake.params.seed + fold, name=f"{stage} fold {fold}")
     log.info("%s fold %d: best %s %.4f at epoch %d", stage, fold, cfg.metric, result["best_metric"], result["best_epoch"])
     meta = {"model": cfg.model, "num_classes": len(data.classes), "in_chans": images.shape[-1],
-            "global_pool": cfg.global_pool, "task": snakemake.params.task, "image_size": list(images.shape[1:3]),
+            "global_pool": cfg.global_pool, "head": cfg.head, "task": snakemake.params.task, "image_size": list(images.shape[1:3]),
             "mean": stats["mean"], "std": stats["std"]}
     train.save_result(result, data, meta, snakemake.output.model, snakemake.output.history, snakemake.output.oof,
                       snakemake.params.checkpoint)

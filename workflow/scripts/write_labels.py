@@ -1,0 +1,33 @@
+"""Multi-label decisions: thresholds (fitted on the mixed OOF, or matching label rates) and the
+HPA-format submission (id, space-separated class indices)."""
+
+import numpy as np
+import pandas as pd
+
+from foldwise import artifacts, manifest, metrics, thresholds
+
+with artifacts.script_log(snakemake.log[0]) as log:
+    settings, id_column = snakemake.params.thresholds, snakemake.params.id_column
+    hard = manifest.label_table(artifacts.read_table(snakemake.input.manifest), "train")
+    classes = [c for c in hard.columns if c != "id"]
+    oof = hard[["id"]].merge(artifacts.read_table(snakemake.input.oof), on="id")
+    truth, oof_scores = hard.set_index("id").loc[oof.id, classes].to_numpy(), oof[classes].to_numpy()
+    submission = pd.read_csv(snakemake.input.submission, dtype={id_column: str})
+    test_scores = submission[classes].to_numpy()
+    if settings["method"] == "f1":
+        fitted = thresholds.fit_f1(truth, oof_scores)
+    else:
+        rates = np.asarray(settings["rates"] if settings["rates"] is not None else (truth >= 0.5).mean(axis=0))
+        if len(rates) != len(classes):
+            raise ValueError(f"thresholds.rates has {len(rates)} values for {len(classes)} classes")
+        fitted = thresholds.match_rates(test_scores, rates)
+    oof_decisions = thresholds.decide(oof_scores, fitted, settings["at_least_one"])
+    report = {"method": settings["method"], "classes": classes, "thresholds": fitted.tolist(),
+              "oof_macro_f1": {"fitted": metrics.macro_f1(truth, oof_decisions),
+                               "flat_0.5": metrics.macro_f1(truth, oof_scores, 0.5)}}
+    log.info("OOF macro F1: %.4f with %s thresholds, %.4f at a flat 0.5", report["oof_macro_f1"]["fitted"],
+             settings["method"], report["oof_macro_f1"]["flat_0.5"])
+    artifacts.write_json(report, snakemake.output.thresholds)
+    decisions = thresholds.decide(test_scores, fitted, settings["at_least_one"])
+    labels = pd.DataFrame({id_column: submission[id_column], "Predicted": thresholds.as_indices(decisions)})
+    artifacts.write_csv(labels, snakemake.output.labels)
