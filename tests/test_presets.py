@@ -1,0 +1,61 @@
+"""Both recipe presets validate and run their whole DAG on small stand-in data, overriding only
+the model, image/crop sizes, epochs and the demo's size."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.workflow
+
+SMALL = {"train": {"model": "test_resnet", "epochs": 1, "threads": 1, "num_workers": 0, "batch_size": 16},
+         "threads": 1}
+
+
+def run(tmp_path: Path, preset: str, overrides: dict) -> Path:
+    workdir = tmp_path / "run"
+    small = tmp_path / "small.yaml"
+    small.write_text(yaml.safe_dump(overrides))
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
+           "--cores", "2", "--resources", "gpu=2",
+           "--configfile", str(ROOT / "config/presets" / preset), str(small)]
+    result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=540)
+    assert result.returncode == 0, result.stdout[-5000:]
+    return workdir / "results"
+
+
+def test_plant_pathology_2020_preset(tmp_path):
+    overrides = {**SMALL, "demo": {"train_size": 200, "test_size": 20, "external_size": 10, "image_size": [64, 96]},
+                 "cache": {"size": [32, 48]}, "predict": {"batch_size": 64}}
+    results = run(tmp_path, "plant_pathology_2020.yaml", overrides)
+    assert pd.read_csv(results / "submission_mix.csv").columns.tolist() == [
+        "image_id", "healthy", "multiple_diseases", "rust", "scab"]
+    assert len(json.loads((results / "scores/distill.json").read_text())["folds"]) == 5
+    history = pd.read_csv(results / "models/base/fold0/history.csv")
+    assert history.lr.iloc[0] > 0
+
+
+def test_hpa_2018_preset(tmp_path):
+    overrides = {**SMALL, "demo": {"layout": "hpa", "train_size": 150, "test_size": 20, "external_size": 10,
+                                   "image_size": [48, 48]},
+                 "cache": {"size": [48, 48]},
+                 "train": {**SMALL["train"], "augment": [{"name": "RandomCrop", "height": 40, "width": 40},
+                                                         {"name": "HorizontalFlip", "p": 0.5}]},
+                 "predict": {"crop": {"size": [40, 40], "count": 2}, "batch_size": 64}}
+    results = run(tmp_path, "hpa_2018.yaml", overrides)
+    labels = pd.read_csv(results / "submission_labels.csv", dtype=str)
+    assert labels.columns.tolist() == ["Id", "Predicted"] and len(labels) == 20
+    assert all(label.strip() and all(0 <= int(k) < 6 for k in label.split()) for label in labels.Predicted)
+    report = json.loads((results / "thresholds.json").read_text())
+    assert report["method"] == "f1" and len(report["thresholds"]) == 6
+    assert json.loads((results / "scores/base.json").read_text())["metric"] == "macro_f1"
+    model = __import__("torch").load(results / "models/base/fold0/model.pt", weights_only=True)
+    assert model["meta"]["in_chans"] == 4 and model["meta"]["head"] == "hpa"
