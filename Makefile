@@ -26,11 +26,16 @@ test: $(BIN)/snakemake
 
 # the kill-and-resume soak test, and the workflow on a real one-node SLURM started here
 # (root; installs slurm and munge if missing)
-test-long: $(BIN)/snakemake
+test-long: .venv/.cluster
 	$(BIN)/python -m pytest -q -s -m "soak or cluster" tests
 
-test-cluster: $(BIN)/snakemake
+test-cluster: .venv/.cluster
 	$(BIN)/python -m pytest -q -s -m cluster tests/cluster
+
+# the SLURM executor plugin (profiles/slurm)
+.venv/.cluster: $(BIN)/snakemake
+	$(BIN)/python -m pip install --quiet -e ".[test,cluster]"
+	touch $@
 
 lint: $(BIN)/snakemake
 	$(BIN)/snakemake --lint
