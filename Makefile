@@ -3,7 +3,8 @@
 #   make test   create .venv if needed, run the test suite
 PYTHON ?= python3
 CORES ?= 8
-GPUS ?= 2
+# visible GPUs; without any, 2 slots so that two training jobs share the CPU
+GPUS ?= $(shell n=$$(nvidia-smi -L 2>/dev/null | wc -l); [ "$$n" -gt 0 ] && echo $$n || echo 2)
 BIN := .venv/bin
 
 .PHONY: run test test-long test-cluster lint dry-run clean
