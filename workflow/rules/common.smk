@@ -91,7 +91,7 @@ def training_inputs(wildcards):
 
 
 def final_outputs():
-    """What `rule all` builds: the mix and the scores; multi-label adds thresholds and labels."""
+    """The default targets: the mix and the scores, and for multi-label data the thresholds and labels."""
     outputs = [rules.mix_submissions.output.submission, *expand("results/scores/{stage}.json", stage=STAGES)]
     if DATASET["task"] == "multilabel":
         outputs += [rules.write_labels.output.labels]
