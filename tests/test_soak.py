@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.soak  # `make test-long` (with the cluster test); about two minutes
 
-# a slower smoke run (more epochs), so that kills land inside training too
-SETTINGS = {"train": {"epochs": 3}}
+# a longer smoke training (25 short epochs), so that kills land between its epochs
+SETTINGS = {"train": {"epochs": 25}}
 DETERMINISTIC = ["results/data/manifest.parquet", "results/data/hashes.parquet", "results/data/folds.parquet",
                  "results/data/stats.json", "results/data/external_kept.parquet"]
 
@@ -32,9 +32,14 @@ def command(workdir: Path, overrides: Path) -> list[str]:
             "--configfile", str(ROOT / "config/smoke.yaml"), str(overrides)]
 
 
+def unlock(workdir: Path, overrides: Path) -> None:
+    """A killed snakemake leaves its lock behind: the user's next step is --unlock."""
+    if (workdir / ".snakemake").exists():
+        subprocess.run([*command(workdir, overrides), "--unlock"], capture_output=True, timeout=120, check=True)
+
+
 def finish(workdir: Path, overrides: Path) -> str:
-    # a killed snakemake leaves its lock behind: the user's next step is --unlock
-    subprocess.run([*command(workdir, overrides), "--unlock"], capture_output=True, timeout=120)
+    unlock(workdir, overrides)
     run = subprocess.run(command(workdir, overrides), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                          timeout=600)
     assert run.returncode == 0, run.stdout[-5000:]
@@ -44,6 +49,7 @@ def finish(workdir: Path, overrides: Path) -> str:
 def kill_mid_training(workdir: Path, overrides: Path, delay: float) -> bool:
     """Start a run; ``delay`` seconds after a training job has written a fresh epoch checkpoint,
     SIGKILL snakemake and every job it started. False if the run ended before that."""
+    unlock(workdir, overrides)
     started = time.time()
     process = subprocess.Popen(command(workdir, overrides), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
@@ -72,7 +78,7 @@ def test_killed_three_times_ends_like_an_uninterrupted_run(tmp_path):
     rng = random.Random(2026)
     kills, resumed = 0, False
     for _ in range(3):  # killed at a random moment within a training epoch
-        kills += kill_mid_training(soaked, overrides, delay=rng.uniform(0.0, 2.0))
+        kills += kill_mid_training(soaked, overrides, delay=rng.uniform(0.0, 1.0))
         resumed |= "resuming from" in train_logs()
     finish(soaked, overrides)
     resumed |= "resuming from" in train_logs()
