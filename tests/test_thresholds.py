@@ -28,3 +28,16 @@ def test_every_sample_gets_a_label_and_hpa_format():
     decisions = thresholds.decide(scores, np.array([0.5, 0.5, 0.5]))
     assert decisions.tolist() == [[1, 0, 1], [0, 1, 0]]
     assert thresholds.as_indices(decisions) == ["0 2", "1"]
+
+
+def test_choose_by_method():
+    from foldwise import FoldwiseError
+
+    rng = np.random.default_rng(2)
+    truth = (rng.random((200, 2)) < [0.3, 0.1]).astype(int)
+    oof, test = rng.random((200, 2)), rng.random((500, 2))
+    np.testing.assert_array_equal(thresholds.choose("f1", truth, oof, test), thresholds.fit_f1(truth, oof))
+    by_rate = thresholds.choose("rates", truth, oof, test)
+    np.testing.assert_allclose((test >= by_rate).mean(axis=0), truth.mean(axis=0), atol=0.005)
+    with pytest.raises(FoldwiseError, match="3 value"):
+        thresholds.choose("rates", truth, oof, test, rates=[0.1, 0.2, 0.3])

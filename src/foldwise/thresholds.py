@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from foldwise import FoldwiseError
+
 GRID = np.round(np.arange(0.02, 0.981, 0.01), 2)
 
 
@@ -34,6 +36,18 @@ def match_rates(y_score: np.ndarray, rates: np.ndarray) -> np.ndarray:
     rates = np.clip(np.asarray(rates, np.float64), 0.0, 1.0)
     return np.array([np.quantile(y_score[:, c], 1.0 - rates[c]) if rates[c] > 0 else np.inf
                      for c in range(y_score.shape[1])])
+
+
+def choose(method: str, y_true: np.ndarray, oof_scores: np.ndarray, test_scores: np.ndarray,
+           rates: list[float] | None = None) -> np.ndarray:
+    """Per-class thresholds: ``f1`` fits them on the OOF predictions; ``rates`` makes each class's
+    predicted test rate match ``rates`` (default: the train label rates)."""
+    if method == "f1":
+        return fit_f1(y_true, oof_scores)
+    rates = np.asarray(rates if rates is not None else (np.asarray(y_true) >= 0.5).mean(axis=0))
+    if len(rates) != y_true.shape[1]:
+        raise FoldwiseError(f"thresholds.rates has {len(rates)} value(s) for {y_true.shape[1]} classes")
+    return match_rates(test_scores, rates)
 
 
 def decide(y_score: np.ndarray, thresholds: np.ndarray, at_least_one: bool = True) -> np.ndarray:

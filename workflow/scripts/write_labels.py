@@ -1,7 +1,6 @@
 """Multi-label decisions: thresholds (fitted on the mixed OOF, or matching label rates) and the
 HPA-format submission (id, space-separated class indices)."""
 
-import numpy as np
 import pandas as pd
 
 from foldwise import artifacts, manifest, metrics, thresholds
@@ -14,13 +13,7 @@ with artifacts.script_log(snakemake.log[0]) as log:
     truth, oof_scores = hard.set_index("id").loc[oof.id, classes].to_numpy(), oof[classes].to_numpy()
     submission = pd.read_csv(snakemake.input.submission, dtype={id_column: str})
     test_scores = submission[classes].to_numpy()
-    if settings["method"] == "f1":
-        fitted = thresholds.fit_f1(truth, oof_scores)
-    else:
-        rates = np.asarray(settings["rates"] if settings["rates"] is not None else (truth >= 0.5).mean(axis=0))
-        if len(rates) != len(classes):
-            raise ValueError(f"thresholds.rates has {len(rates)} values for {len(classes)} classes")
-        fitted = thresholds.match_rates(test_scores, rates)
+    fitted = thresholds.choose(settings["method"], truth, oof_scores, test_scores, settings["rates"])
     oof_decisions = thresholds.decide(oof_scores, fitted, settings["at_least_one"])
     report = {"method": settings["method"], "classes": classes, "thresholds": fitted.tolist(),
               "oof_macro_f1": {"fitted": metrics.macro_f1(truth, oof_decisions),
