@@ -5,16 +5,16 @@ import pandas as pd
 import pytest
 import torch
 
-from foldwise import FoldwiseError, train
+from foldwise import FoldwiseError, losses, train
 
 from conftest import DEVICE
 
 
-def toy_data(n=48, size=16, seed=0):
+def toy_data(n=48, size=16, seed=0, contrast=150):
     """Two learnable classes: bright images vs dark images, with a few channels."""
     rng = np.random.default_rng(seed)
     target = rng.integers(0, 2, n)
-    images = (rng.integers(0, 80, (n, size, size, 3)) + target[:, None, None, None] * 150).astype(np.uint8)
+    images = (rng.integers(0, 80, (n, size, size, 3)) + target[:, None, None, None] * contrast).astype(np.uint8)
     ids = [f"i{k}" for k in range(n)]
     index = pd.DataFrame({"id": ids, "split": "train"})
     labels = pd.DataFrame({"id": ids, "dark": 1.0 - target, "bright": target.astype(float)})
@@ -28,8 +28,12 @@ CFG = train.TrainConfig(model="test_resnet", epochs=3, batch_size=8, optimizer={
                         augment=[{"name": "HorizontalFlip", "p": 0.5}], channels_last=False)
 
 
-def run(tmp_path, cfg=CFG, name="ckpt.pt"):
-    images, data = toy_data()
+# a harder toy task that learns slowly: its best epoch is the last one, after the resume below
+SLOW = train.TrainConfig(**{**CFG.__dict__, "epochs": 4, "optimizer": {"name": "adam", "lr": 3e-4}})
+
+
+def run(tmp_path, cfg=CFG, name="ckpt.pt", contrast=150):
+    images, data = toy_data(contrast=contrast)
     return train.train_fold(cfg, data, images, STATS, "multiclass", torch.device(DEVICE), tmp_path / name, seed=5)
 
 
@@ -46,7 +50,8 @@ class Killed(Exception):
 
 
 def test_resume_after_a_kill_repeats_the_uninterrupted_run(tmp_path, monkeypatch):
-    full = run(tmp_path, name="full.pt")
+    full = run(tmp_path, SLOW, name="full.pt", contrast=40)
+    assert full["best_epoch"] > 2  # the compared weights are trained after the resume
     save = train.save_checkpoint
     saves = []
 
@@ -58,9 +63,9 @@ def test_resume_after_a_kill_repeats_the_uninterrupted_run(tmp_path, monkeypatch
 
     monkeypatch.setattr(train, "save_checkpoint", save_then_die)
     with pytest.raises(Killed):
-        run(tmp_path, name="resumed.pt")
-    resumed = run(tmp_path, name="resumed.pt")
-    assert saves == [0, 1, 2]  # the second run did epoch 3 only
+        run(tmp_path, SLOW, name="resumed.pt", contrast=40)
+    resumed = run(tmp_path, SLOW, name="resumed.pt", contrast=40)
+    assert saves == [0, 1, 2, 3]  # the second run did epochs 3 and 4 only
     for key, value in full["state_dict"].items():
         assert torch.equal(value, resumed["state_dict"][key]), key
     columns = ["epoch", "train_loss", "roc_auc", "lr"]
@@ -107,3 +112,62 @@ def test_explicit_step_rates_as_in_hpa_2018():
     assert seen == {0: 3e-4, 25: 3e-4, 26: 1.5e-4, 30: 1.5e-4, 31: 7.5e-5, 36: 3e-5, 41: 1e-5, 44: 1e-5}
     with pytest.raises(FoldwiseError, match="5 lrs need 4 milestones"):
         train.create_scheduler(optimizer, {**spec, "milestones": [26]}, 45, 2)
+
+
+def test_loss_follows_the_task_and_a_mismatch_is_refused():
+    assert losses.for_task("auto", "multiclass") == "soft_ce"
+    assert losses.for_task("auto", "multilabel") == "bce"
+    assert losses.for_task("focal+lovasz", "multilabel") == "focal+lovasz"
+    with pytest.raises(FoldwiseError, match=r"train.loss: soft_ce is a multiclass loss but the dataset is multilabel"):
+        losses.for_task("soft_ce", "multilabel")
+    with pytest.raises(FoldwiseError, match=r"train.loss: focal\+lovasz is a multilabel loss .* multiclass"):
+        losses.for_task("focal+lovasz", "multiclass")
+    images, data = toy_data()
+    with pytest.raises(FoldwiseError, match="soft_ce is a multiclass loss"):
+        train.train_fold(train.TrainConfig(**{**CFG.__dict__, "loss": "soft_ce"}), data, images, STATS, "multilabel",
+                         torch.device(DEVICE), "unused.pt", seed=5)
+
+
+def optimizer_steps(checkpoint) -> int:
+    state = torch.load(checkpoint, weights_only=True)["optimizer"]["state"]
+    return int(next(iter(state.values()))["step"])
+
+
+def test_gradient_accumulation_updates_once_per_group_of_batches(tmp_path):
+    run(tmp_path, name="plain.pt")  # 32 training rows, batches of 8: 4 updates an epoch
+    run(tmp_path, train.TrainConfig(**{**CFG.__dict__, "accumulate": 2}), name="accumulated.pt")
+    assert optimizer_steps(tmp_path / "plain.pt") == 3 * 4
+    assert optimizer_steps(tmp_path / "accumulated.pt") == 3 * 2
+
+
+def test_gradient_clipping_bounds_every_update(tmp_path):
+    lr, clip = 0.1, 1e-4
+    sgd = {"name": "momentum", "lr": lr, "momentum": 0.0}  # plain SGD: an update is lr * gradient
+    cfg = train.TrainConfig(**{**CFG.__dict__, "optimizer": sgd, "scheduler": {"name": "step"}, "augment": [],
+                               "clip_grad_norm": clip, "drop_rate": 0.0})
+    torch.manual_seed(5)
+    initial = train.models.create("test_resnet", 2, 3)
+    result = run(tmp_path, cfg)
+    moved = torch.sqrt(sum(((result["state_dict"][k] - v) ** 2).sum()
+                           for k, v in initial.state_dict().items() if v.is_floating_point() and "running" not in k))
+    updates = 3 * 4
+    assert moved <= updates * lr * clip * 1.001  # SGD moves each update by at most lr * clip
+    unclipped = run(tmp_path, train.TrainConfig(**{**cfg.__dict__, "clip_grad_norm": None}), name="free.pt")
+    moved_free = torch.sqrt(sum(((unclipped["state_dict"][k] - v) ** 2).sum()
+                                for k, v in initial.state_dict().items() if v.is_floating_point() and "running" not in k))
+    assert moved_free > 10 * moved
+
+
+def test_checkpoint_of_other_code_is_refused_but_system_settings_may_change(tmp_path):
+    images, data = toy_data()
+    short = train.TrainConfig(**{**CFG.__dict__, "epochs": 1})
+
+    def fit(cfg, code):
+        return train.train_fold(cfg, data, images, STATS, "multiclass", torch.device(DEVICE), tmp_path / "c.pt",
+                                seed=5, code=code)
+
+    fit(short, code="v1")
+    with pytest.raises(FoldwiseError, match="checkpoint of another configuration"):
+        fit(short, code="v2")  # losses.py edited after a kill: the old weights must not be resumed
+    system = train.TrainConfig(**{**short.__dict__, "eval_batch_size": 3, "num_workers": 1})
+    assert fit(system, code="v1")["best_epoch"] == 1  # resumed: nothing left to train

@@ -11,7 +11,10 @@ device, over any number of channels, with the dataset's statistics.
 
 from __future__ import annotations
 
+import random
+
 import albumentations as A
+import numpy as np
 
 from foldwise import FoldwiseError
 
@@ -33,5 +36,18 @@ def _build(entry: dict) -> A.BasicTransform:
 
 
 def create(entries: list[dict], seed: int | None = None) -> A.Compose:
-    """An ``A.Compose`` of the configured transforms, seeded for reproducibility."""
-    return A.Compose([_build(e) for e in entries], seed=seed)
+    """An ``A.Compose`` of the configured transforms, seeded for reproducibility (see ``reseed``)."""
+    transform = A.Compose([_build(e) for e in entries])
+    if seed is not None:
+        reseed(transform, seed)
+    return transform
+
+
+def reseed(transform: A.Compose, seed: int) -> None:
+    """Make ``transform``'s next draws a function of ``seed`` alone.
+
+    Every child transform draws from ONE shared pair of generators. albumentations'
+    ``set_random_seed`` instead gives each child its own generator with the same seed, so two
+    transforms with the same ``p`` (horizontal and vertical flips) always fire together.
+    """
+    transform.set_random_state(np.random.default_rng(seed), random.Random(seed))

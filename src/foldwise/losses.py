@@ -10,6 +10,8 @@ import torch.nn.functional as F
 from timm.loss import SoftTargetCrossEntropy
 from torch import nn
 
+from foldwise import FoldwiseError
+
 
 class FocalLoss(nn.Module):
     """Sigmoid focal loss (Lin et al. 2017) per class, mean over elements: BCE * (1 - p_t)^gamma."""
@@ -64,6 +66,26 @@ LOSSES = {
     "focal": FocalLoss,
     "lovasz": LovaszHinge,
 }
+
+
+# what each loss's targets mean: one softmax distribution per row, or one sigmoid per class;
+# it must match the activation that predictions use (predict.activation)
+TASKS = {"soft_ce": "multiclass", "bce": "multilabel", "focal": "multilabel", "lovasz": "multilabel"}
+DEFAULTS = {"multiclass": "soft_ce", "multilabel": "bce"}
+
+
+def for_task(name: str, task: str) -> str:
+    """The loss to train ``task`` with: ``auto`` picks the task's default; a loss whose targets
+    mean something else (softmax cross-entropy on multi-hot labels) is refused."""
+    if name == "auto":
+        return DEFAULTS[task]
+    wrong = sorted({key for key, _, _ in (t.partition("*") for t in name.lower().replace(" ", "").split("+"))
+                    if TASKS.get(key, task) != task})
+    if wrong:
+        fits = sorted(k for k, t in TASKS.items() if t == task)
+        raise FoldwiseError(f"train.loss: {'+'.join(wrong)} is a {TASKS[wrong[0]]} loss but the dataset is {task}; "
+                            f"use one of {fits} (or auto)")
+    return name
 
 
 def create(name: str, focal_gamma: float = 2.0) -> nn.Module:

@@ -4,8 +4,10 @@ seed and device -> precision -> data -> model -> optimizer and LR schedule (timm
 resume -> epoch loop (train, validate, keep the best epoch, checkpoint) -> result.
 
 The resume checkpoint lives outside the rule's outputs (Snakemake deletes those when a job
-fails) and is written atomically after every epoch; each epoch reseeds its shuffling,
-augmentation and dropout from (seed, epoch), so a resumed run repeats an uninterrupted one.
+fails) and is written atomically after every epoch. Each epoch draws its order and one
+augmentation seed per sample from (seed, epoch), and reseeds dropout from them: a sample's
+augmentation does not depend on which DataLoader worker draws it, how many workers there are,
+or whether the run was resumed, so a resumed run repeats an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -25,11 +27,15 @@ import torch
 from timm.optim import create_optimizer_v2
 from timm.scheduler import CosineLRScheduler, MultiStepLRScheduler
 from timm.scheduler.scheduler import Scheduler
-from torch.utils.data import DataLoader, Dataset, RandomSampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from foldwise import FoldwiseError, artifacts, augment, losses, manifest, metrics, models, predict
 
 log = logging.getLogger(__name__)
+
+# settings that cannot change a model's weights: not part of the resume fingerprint (and the
+# workflow keeps them out of the rule's params, so changing them retrains nothing)
+SYSTEM_SETTINGS = ("num_workers", "eval_batch_size")
 
 
 @dataclass(frozen=True)
@@ -46,17 +52,20 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 32
     augment: list = field(default_factory=list)
-    num_workers: int = 0  # the cache is a memmap: workers only pay off with heavy augmentation
     # optimizer and LR schedule
     optimizer: dict = field(default_factory=lambda: {"name": "adam", "lr": 1e-3, "weight_decay": 0.0})
     scheduler: dict = field(default_factory=lambda: {"name": "cosine"})
-    loss: str = "soft_ce"  # or bce, focal, lovasz, and sums: "focal+lovasz"
+    accumulate: int = 1  # batches per optimizer update (a larger effective batch on a small GPU)
+    clip_grad_norm: float | None = None  # max global gradient norm; None = no clipping
+    loss: str = "auto"  # auto: soft_ce single-label, bce multi-label; or focal, lovasz, sums "focal+lovasz"
     focal_gamma: float = 2.0
     metric: str = "roc_auc"
     # system
     precision: str = "auto"  # auto: bf16 where the GPU has it, else fp16; fp32 on CPU
     channels_last: bool = True
     compile: bool = False
+    # system: cannot change the weights (SYSTEM_SETTINGS)
+    num_workers: int | None = 0  # None: the job's threads - 1 on a GPU (the main process feeds it), 0 on CPU
     eval_batch_size: int = 128
 
 
@@ -117,7 +126,11 @@ def prepare_fold(table: pd.DataFrame, index: pd.DataFrame, folds: pd.DataFrame, 
 
 
 class CachedImages(Dataset):
-    """Rows of the uint8 cache with their targets, augmented; tensors stay uint8 (CHW)."""
+    """Rows of the uint8 cache with their targets, augmented; tensors stay uint8 (CHW).
+
+    Indexed by ``(i, augmentation seed)`` pairs from ``EpochSampler``: the transform is reseeded
+    per sample, so the result is the same in whichever worker process it is drawn.
+    """
 
     def __init__(self, images: np.ndarray, rows: np.ndarray, targets: np.ndarray, transform=None):
         self.images, self.rows, self.transform = images, rows, transform
@@ -126,11 +139,49 @@ class CachedImages(Dataset):
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, i):
+    def __getitem__(self, key: tuple[int, int]):
+        i, seed = key
         image = np.array(self.images[self.rows[i]])  # a writable copy of the memmap row
         if self.transform is not None:
+            augment.reseed(self.transform, seed)
             image = self.transform(image=image)["image"]
         return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))), torch.from_numpy(self.targets[i])
+
+
+class EpochSampler(Sampler):
+    """Each epoch, a permutation of ``n`` samples, each paired with its own augmentation seed,
+    both drawn from (seed, epoch). Call ``set_epoch`` before iterating; it works with
+    persistent workers because the sampler runs in the main process."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order, seeds = rng.permutation(self.n), rng.integers(0, 2**32, self.n)
+        return iter(zip(order.tolist(), seeds.tolist()))
+
+
+def make_loader(dataset: Dataset, sampler: Sampler, batch_size: int, drop_last: bool, num_workers: int,
+                device: torch.device) -> DataLoader:
+    """The training DataLoader: workers persist across epochs and prefetch; pinned memory on a GPU."""
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last, num_workers=num_workers,
+                      pin_memory=device.type == "cuda", persistent_workers=num_workers > 0,
+                      prefetch_factor=4 if num_workers > 0 else None)
+
+
+def resolve_workers(num_workers: int | None, device: torch.device) -> int:
+    """``None`` (auto): all but one of the job's CPU threads on a GPU, none on the CPU, where
+    workers would take cores from the model itself."""
+    if num_workers is not None:
+        return num_workers
+    return max(torch.get_num_threads() - 1, 0) if device.type == "cuda" else 0
 
 
 class PiecewiseLRScheduler(Scheduler):
@@ -200,7 +251,7 @@ def save_checkpoint(state: dict, path: Path) -> None:
 
 
 def train_fold(cfg: TrainConfig, data: FoldData, images: np.ndarray, stats: dict, task: str, device: torch.device,
-               checkpoint: str | Path, seed: int, name: str = "fold") -> dict:
+               checkpoint: str | Path, seed: int, name: str = "fold", code: str = "") -> dict:
     """Train one fold; returns {"state_dict", "history" (DataFrame), "val_scores", "best_epoch", "best_metric"}.
 
     Args:
@@ -211,6 +262,8 @@ def train_fold(cfg: TrainConfig, data: FoldData, images: np.ndarray, stats: dict
         task: "multiclass" or "multilabel".
         checkpoint: resume file, written after every epoch, removed once the fold is done.
         name: how the log and errors call this run, e.g. "base fold 2".
+        code: a hash of the code that trains (the rule's code hash): a checkpoint of other code
+            is refused rather than resumed.
     """
     # -- seed and device ------------------------------------------------------------------
     torch.manual_seed(seed)
@@ -219,14 +272,18 @@ def train_fold(cfg: TrainConfig, data: FoldData, images: np.ndarray, stats: dict
     autocast, dtype = predict.precision_context(device, cfg.precision)
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
     metric = metrics.create(cfg.metric)
+    loss_name = losses.for_task(cfg.loss, task)
 
     # -- data -------------------------------------------------------------------------------
-    transform = augment.create(cfg.augment, seed=seed)
-    dataset = CachedImages(images, data.train_rows, data.train_targets, transform)
+    dataset = CachedImages(images, data.train_rows, data.train_targets, augment.create(cfg.augment))
     if len(dataset) == 0:
         raise FoldwiseError(f"{name}: the training set is empty")
     drop_last = len(dataset) > cfg.batch_size  # a final batch of one breaks BatchNorm
-    updates_per_epoch = len(dataset) // cfg.batch_size if drop_last else 1
+    batches = len(dataset) // cfg.batch_size if drop_last else 1
+    accumulate = min(cfg.accumulate, batches)
+    updates_per_epoch = batches // accumulate
+    sampler = EpochSampler(len(dataset), seed)
+    loader = make_loader(dataset, sampler, cfg.batch_size, drop_last, resolve_workers(cfg.num_workers, device), device)
     normalize = predict.Normalize(stats["mean"], stats["std"]).to(device)
 
     # -- model, optimizer, schedule ----------------------------------------------------------
@@ -237,11 +294,12 @@ def train_fold(cfg: TrainConfig, data: FoldData, images: np.ndarray, stats: dict
     optimizer_spec = dict(cfg.optimizer)
     optimizer = create_optimizer_v2(model, opt=optimizer_spec.pop("name", "adam"), **optimizer_spec)
     scheduler = create_scheduler(optimizer, cfg.scheduler, cfg.epochs, updates_per_epoch)
-    criterion = losses.create(cfg.loss, cfg.focal_gamma)
+    criterion = losses.create(loss_name, cfg.focal_gamma)
     forward = torch.compile(model) if cfg.compile else model  # the checkpoint keeps the plain module
 
     # -- resume ------------------------------------------------------------------------------
-    run_id = fingerprint(asdict(cfg), num_classes, list(images.shape[1:]), stats, task, seed,
+    recipe = {k: v for k, v in asdict(cfg).items() if k not in SYSTEM_SETTINGS}
+    run_id = fingerprint(recipe, num_classes, list(images.shape[1:]), stats, task, seed, code, str(dtype),
                          data.train_rows, data.train_targets, data.val_rows)
     state = load_checkpoint(checkpoint, run_id)
     start_epoch, history, best = 0, [], {"metric": -math.inf, "epoch": -1, "state_dict": None, "val_scores": None}
@@ -254,29 +312,34 @@ def train_fold(cfg: TrainConfig, data: FoldData, images: np.ndarray, stats: dict
 
     # -- epoch loop --------------------------------------------------------------------------
     for epoch in range(start_epoch, cfg.epochs):
-        epoch_seed = seed * 100_003 + epoch  # shuffling, augmentation and dropout of this epoch
-        torch.manual_seed(epoch_seed)
-        transform.set_random_seed(epoch_seed)
-        loader = DataLoader(dataset, batch_size=cfg.batch_size, drop_last=drop_last, num_workers=cfg.num_workers,
-                            sampler=RandomSampler(dataset, generator=torch.Generator().manual_seed(epoch_seed)),
-                            pin_memory=device.type == "cuda", persistent_workers=False)
+        torch.manual_seed(seed * 100_003 + epoch)  # dropout of this epoch
+        sampler.set_epoch(epoch)  # order and augmentation of this epoch
         model.train()
-        started, seen = time.perf_counter(), 0
+        started, seen, update = time.perf_counter(), 0, 0
         loss_sum = torch.zeros((), device=device)  # summed on the device: no sync per step
+        optimizer.zero_grad(set_to_none=True)
         for step, (x, y) in enumerate(loader):
+            if step >= updates_per_epoch * accumulate:
+                break  # the last batches that would make a partial update
             x = normalize(x.to(device, non_blocking=True))
             if cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             y = y.to(device, non_blocking=True)
             with autocast:
                 loss = criterion(forward(x).float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step_update(epoch * updates_per_epoch + step + 1)
+            scaler.scale(loss / accumulate).backward()
             loss_sum += loss.detach() * len(x)
             seen += len(x)
+            if (step + 1) % accumulate:
+                continue
+            if cfg.clip_grad_norm:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
+            scaler.step(optimizer)
+            scaler.update()
+            optimizer.zero_grad(set_to_none=True)
+            update += 1
+            scheduler.step_update(epoch * updates_per_epoch + update)
         train_loss = loss_sum.item() / max(seen, 1)
         if not math.isfinite(train_loss):
             raise FoldwiseError(f"{name}: training loss is {train_loss} at epoch {epoch + 1}; lower train.optimizer.lr "

@@ -60,6 +60,16 @@ def dataset_csvs(wildcards=None):
     return csvs
 
 
+# train settings that cannot change the weights (foldwise.train.SYSTEM_SETTINGS, and the job's
+# threads): scripts read them from the config, so that changing them is no rerun trigger
+TRAIN_SYSTEM_SETTINGS = ("num_workers", "eval_batch_size", "threads")
+
+
+def train_recipe():
+    """The train settings that shape a model: the params of the training rules."""
+    return {k: v for k, v in config["train"].items() if k not in TRAIN_SYSTEM_SETTINGS}
+
+
 def code_hash(*modules):
     """Hash of the src/foldwise modules that a job runs, so that editing one reruns its users."""
     digest = hashlib.sha256()

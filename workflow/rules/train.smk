@@ -19,7 +19,7 @@ rule train_fold:
     benchmark:
         "results/benchmarks/train_fold/{stage}/fold{fold}.tsv"
     params:
-        train=config["train"],
+        train=train_recipe(),
         seed=config["seed"],
         task=DATASET["task"],
         lock_dir=config["devices"]["lock_dir"],

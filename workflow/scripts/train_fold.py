@@ -14,13 +14,16 @@ with artifacts.script_log(snakemake.log[0]) as log:
     )
     log.info("%s fold %d: %d training rows (%d external), %d validation rows", stage, fold, len(data.train_rows),
              data.external, len(data.val_rows))
-    cfg = train.TrainConfig(**{k: v for k, v in snakemake.params.train.items() if k != "threads"})
+    # system settings come from the config, not params: changing them must not retrain
+    system = {k: snakemake.config["train"][k] for k in train.SYSTEM_SETTINGS}
+    cfg = train.TrainConfig(**snakemake.params.train, **system)
     images = cache.load(snakemake.input.images[0])
     stats = artifacts.read_json(snakemake.input.stats)
     torch.set_num_threads(snakemake.threads)
     with devices.acquire(snakemake.params.lock_dir) as device:
         result = train.train_fold(cfg, data, images, stats, snakemake.params.task, device, snakemake.params.checkpoint,
-                                  seed=snakemake.params.seed + fold, name=f"{stage} fold {fold}")
+                                  seed=snakemake.params.seed + fold, name=f"{stage} fold {fold}",
+                                  code=snakemake.params.code)
     log.info("%s fold %d: best %s %.4f at epoch %d", stage, fold, cfg.metric, result["best_metric"], result["best_epoch"])
     meta = {"model": cfg.model, "num_classes": len(data.classes), "in_chans": images.shape[-1],
             "global_pool": cfg.global_pool, "head": cfg.head, "task": snakemake.params.task, "image_size": list(images.shape[1:3]),
