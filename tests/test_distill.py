@@ -18,3 +18,10 @@ def test_missing_oof_row_is_an_error():
     hard = pd.DataFrame({"id": ["a", "b"], "x": [1.0, 0.0]})
     with pytest.raises(FoldwiseError, match="no out-of-fold prediction"):
         distill.soft_labels(hard, pd.DataFrame({"id": ["a"], "x": [0.5]}), alpha=0.7)
+
+
+def test_distilled_and_mixed_cv_say_they_are_optimistic():
+    assert distill.cv_caveat("base") == {"biased": False}
+    for stage in ("distill", "mix"):
+        caveat = distill.cv_caveat(stage)
+        assert caveat["biased"] and "optimistic" in caveat["note"]

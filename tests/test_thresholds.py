@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from foldwise import thresholds
+from foldwise import metrics, thresholds
 
 
 def test_fitted_thresholds_maximise_each_class_f1():
@@ -41,3 +41,34 @@ def test_choose_by_method():
     np.testing.assert_allclose((test >= by_rate).mean(axis=0), truth.mean(axis=0), atol=0.005)
     with pytest.raises(FoldwiseError, match="3 value"):
         thresholds.choose("rates", truth, oof, test, rates=[0.1, 0.2, 0.3])
+
+
+def test_out_of_fold_f1_scores_each_fold_with_thresholds_it_did_not_fit():
+    rng = np.random.default_rng(4)
+    n, classes = 120, 6
+    truth = rng.random((n, classes)) < 0.2
+    noise = rng.random((n, classes))  # scores that carry no information about the labels
+    folds = np.arange(n) % 4
+    in_sample = metrics.macro_f1(truth, thresholds.decide(noise, thresholds.fit_f1(truth, noise)))
+    held_out = thresholds.out_of_fold_f1("f1", truth, noise, folds)
+    # fitted on its own rows, noise looks informative; scored out of fold it does not
+    assert in_sample > held_out + 0.05
+
+    expected = np.zeros_like(truth, dtype=np.int8)
+    for fold in range(4):
+        held = folds == fold
+        expected[held] = thresholds.decide(noise[held], thresholds.fit_f1(truth[~held], noise[~held]))
+    assert held_out == metrics.macro_f1(truth, expected)
+
+
+def test_out_of_fold_rates_use_the_other_folds_label_rates():
+    rng = np.random.default_rng(5)
+    truth = rng.random((100, 3)) < [0.1, 0.3, 0.5]
+    scores = np.clip(truth + rng.normal(0, 0.6, truth.shape), 0, 1)
+    folds = np.arange(100) % 5
+    expected = np.zeros_like(truth, dtype=np.int8)
+    for fold in range(5):
+        held = folds == fold
+        fitted = thresholds.match_rates(scores[held], truth[~held].mean(axis=0))
+        expected[held] = thresholds.decide(scores[held], fitted)
+    assert thresholds.out_of_fold_f1("rates", truth, scores, folds) == metrics.macro_f1(truth, expected)

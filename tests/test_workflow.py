@@ -44,6 +44,12 @@ def job_counts(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
 
 
+def planned_jobs(output: str) -> list[tuple[str, str]]:
+    """(rule, wildcards) of every job a snakemake run or dry run lists, sorted."""
+    blocks = re.findall(r"^(?:local)?rule (\w+):\n((?:[ \t]+.*\n)*)", output, re.M)
+    return sorted((rule, (re.findall(r"wildcards: (.*)", body) or [""])[0]) for rule, body in blocks)
+
+
 def override(tmp_path, name, settings) -> Path:
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(settings))
@@ -78,11 +84,13 @@ def test_every_artifact_of_the_dag(workdir):
             model_dir = results / f"models/{stage}/fold{fold}"
             history = pd.read_csv(model_dir / "history.csv")
             assert history.epoch.tolist() == [1, 2] and np.isfinite(history.train_loss).all()
-            assert set(pd.read_parquet(model_dir / "oof.parquet").id) == set(folds.id[folds.fold == fold])
+            oof = pd.read_parquet(results / f"oof/{stage}/fold{fold}.parquet")
+            assert set(oof.id) == set(folds.id[folds.fold == fold]) and (oof.fold == fold).all()
             assert len(pd.read_parquet(results / f"predictions/{stage}/fold{fold}.parquet")) == 32
             assert not (results / f"checkpoints/{stage}/fold{fold}/last.pt").exists()
         score = json.loads((results / f"scores/{stage}.json").read_text())
         assert score["metric"] == "roc_auc" and len(score["folds"]) == K and 0 <= score["cv"] <= 1
+        assert score["biased"] == (stage == "distill")  # distilled CV: soft labels saw the fold's labels
 
     soft = pd.read_parquet(results / "soft_labels.parquet").set_index("id")
     oof = pd.read_parquet(results / "oof/base.parquet").set_index("id")
@@ -96,7 +104,8 @@ def test_every_artifact_of_the_dag(workdir):
         assert sorted(submission.image_id) == sorted(table.id[table.split == "test"])
         np.testing.assert_allclose(submission[CLASSES].sum(axis=1), 1.0, rtol=1e-5)
     np.testing.assert_allclose(mix[CLASSES], (base[CLASSES] + distill[CLASSES]) / 2)
-    assert json.loads((results / "scores/mix.json").read_text())["metric"] == "roc_auc"
+    mix_score = json.loads((results / "scores/mix.json").read_text())
+    assert mix_score["metric"] == "roc_auc" and mix_score["biased"] and "optimistic" in mix_score["note"]
     for rule in ("build_manifest", "hash_images", "dedup_external", "split_folds", "compute_stats", "mix_submissions"):
         assert (results / f"logs/{rule}.log").exists() and (results / f"benchmarks/{rule}.tsv").exists()
     assert "epoch 2/2" in (results / "logs/train_fold/base/fold0.log").read_text()
@@ -108,9 +117,23 @@ def test_second_run_has_nothing_to_do(workdir):
 
 def test_new_alpha_reruns_only_the_distill_side(workdir, tmp_path):
     dry = snakemake(workdir, "-n", configs=[override(tmp_path, "alpha", {"distill": {"alpha": 0.5}})])
-    assert job_counts(dry.stdout) == {"make_soft_labels": 1, "train_fold": K, "collect_oof": 1, "predict_fold": K,
-                                      "write_submission": 1, "mix_submissions": 1}
+    assert job_counts(dry.stdout) == {"make_soft_labels": 1, "train_fold": K, "predict_oof": K, "collect_oof": 1,
+                                      "predict_fold": K, "write_submission": 1, "mix_submissions": 1}
     assert "wildcards: stage=base" not in dry.stdout
+
+
+def test_settings_that_cannot_change_weights_rerun_nothing(workdir, tmp_path):
+    system = {"train": {"threads": 2, "num_workers": 1, "eval_batch_size": 5}}
+    assert "Nothing to be done" in snakemake(workdir, "-n", configs=[override(tmp_path, "system", system)]).stdout
+
+
+def test_new_tta_repredicts_and_retrains_only_the_distill_side(workdir, tmp_path):
+    dry = snakemake(workdir, "-n", configs=[override(tmp_path, "tta", {"predict": {"tta": ["identity", "vflip"]}})])
+    counts = job_counts(dry.stdout)
+    assert counts["predict_oof"] == 2 * K and counts["predict_fold"] == 2 * K
+    # out-of-fold predictions are made with the test's TTA, and the soft labels are made of them
+    assert [w for rule, w in planned_jobs(dry.stdout) if rule == "train_fold"] == [
+        f"stage=distill, fold={fold}" for fold in range(K)]
 
 
 def test_editing_the_losses_module_reruns_training(workdir, tmp_path):
@@ -127,7 +150,8 @@ def test_new_dedup_threshold_keeping_the_same_rows_retrains_nothing(workdir, tmp
     run = snakemake(workdir, configs=[override(tmp_path, "dedup", {"dedup": {"threshold": 16}})])
     ran = job_counts(run.stdout)
     assert ran.get("dedup_external") == 1
-    assert not {"train_fold", "predict_fold", "collect_oof", "make_soft_labels"} & set(re.findall(r"rule (\w+):", run.stdout))
+    assert not {"train_fold", "predict_fold", "predict_oof", "collect_oof", "make_soft_labels"} & set(
+        re.findall(r"rule (\w+):", run.stdout))
 
 
 def test_new_dedup_threshold_changing_the_kept_rows_retrains(workdir, tmp_path):

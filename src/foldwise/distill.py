@@ -26,3 +26,13 @@ def soft_labels(hard: pd.DataFrame, oof: pd.DataFrame, alpha: float, id_col: str
     out = hard[[id_col]].copy()
     out[classes] = alpha * hard[classes].to_numpy() + (1 - alpha) * joined[classes].to_numpy()
     return out
+
+
+def cv_caveat(stage: str) -> dict:
+    """What the scores JSON of ``stage`` says about its own bias. The distilled models' (and so
+    the mix's) CV is optimistic: fold f's distilled model trains on soft labels made by base
+    models that saw fold f's labels, so its validation rows leak into its targets."""
+    if stage == "base":
+        return {"biased": False}
+    return {"biased": True, "note": "optimistic: the soft labels of this fold's training rows come from base "
+                                    "models that were trained on this fold's validation labels"}

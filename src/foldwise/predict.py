@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
-from foldwise import tta
+from foldwise import models, tta
 
 
 class Normalize(nn.Module):
@@ -81,3 +82,22 @@ def predict(model: nn.Module, normalize: Normalize, images: np.ndarray, rows: np
                 scores.append(score(model(view).float()))
         out.append(tta.reduce(torch.stack(scores), reduce).cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
+
+
+def view_count(settings: dict) -> int:
+    """How many TTA views the ``predict:`` settings make of each image."""
+    return len(settings["tta"]) * (settings["crop"]["count"] if settings["crop"] else 1)
+
+
+def predict_saved(model_path, images: np.ndarray, ids: np.ndarray, rows: np.ndarray, settings: dict,
+                  device: torch.device, seed: int = 0) -> pd.DataFrame:
+    """The saved model's scores on cache ``rows`` with the ``predict:`` settings (TTA views, crops,
+    reduction): a table of ``ids`` and one column per class. Test rows and out-of-fold rows go
+    through this same function, so thresholds fitted on the one fit the other."""
+    model, meta = models.load(model_path, device)
+    normalize = Normalize(meta["mean"], meta["std"]).to(device)
+    scores = predict(model, normalize, images, rows, meta["task"], device, settings["tta"], settings["reduce"],
+                     settings["batch_size"], crop=settings["crop"], seed=seed)
+    table = pd.DataFrame(scores, columns=meta["classes"])
+    table.insert(0, "id", np.asarray(ids))
+    return table

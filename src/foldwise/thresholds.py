@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from foldwise import FoldwiseError
+from foldwise import FoldwiseError, metrics
 
 GRID = np.round(np.arange(0.02, 0.981, 0.01), 2)
 
@@ -48,6 +48,21 @@ def choose(method: str, y_true: np.ndarray, oof_scores: np.ndarray, test_scores:
     if len(rates) != y_true.shape[1]:
         raise FoldwiseError(f"thresholds.rates has {len(rates)} value(s) for {y_true.shape[1]} classes")
     return match_rates(test_scores, rates)
+
+
+def out_of_fold_f1(method: str, y_true: np.ndarray, oof_scores: np.ndarray, folds: np.ndarray,
+                   rates: list[float] | None = None, at_least_one: bool = True) -> float:
+    """Macro F1 of the OOF decisions when no fold's thresholds saw that fold's labels: each fold
+    is decided with thresholds chosen on the other folds (``f1``: fitted on their OOF scores;
+    ``rates``: the other folds' label rates, or ``rates``, matched on this fold's scores).
+    Fitting and scoring on the same rows would report an optimistic F1."""
+    y_true = np.asarray(y_true) >= 0.5
+    decisions = np.zeros(y_true.shape, np.int8)
+    for fold in np.unique(folds):
+        held = np.asarray(folds) == fold
+        fitted = choose(method, y_true[~held], oof_scores[~held], oof_scores[held], rates)
+        decisions[held] = decide(oof_scores[held], fitted, at_least_one)
+    return metrics.macro_f1(y_true, decisions)
 
 
 def decide(y_score: np.ndarray, thresholds: np.ndarray, at_least_one: bool = True) -> np.ndarray:

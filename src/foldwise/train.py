@@ -367,12 +367,9 @@ def train_fold(cfg: TrainConfig, data: FoldData, images: np.ndarray, stats: dict
             "best_epoch": best["epoch"] + 1, "best_metric": best["metric"]}
 
 
-def save_result(result: dict, data: FoldData, meta: dict, model_path, history_path, oof_path, checkpoint) -> None:
-    """Write the fold's artifacts (best weights, history, out-of-fold scores), then drop its resume file."""
+def save_result(result: dict, data: FoldData, meta: dict, model_path, history_path, checkpoint) -> None:
+    """Write the fold's artifacts (best weights, history), then drop its resume file. Its out-of-fold
+    predictions are made later, with the test's TTA (rule predict_oof)."""
     models.save(model_path, result["state_dict"], {**meta, "classes": data.classes, "best_epoch": result["best_epoch"]})
     artifacts.write_csv(result["history"], history_path)
-    oof = pd.DataFrame(result["val_scores"], columns=data.classes)
-    oof.insert(0, "id", data.val_ids)
-    oof.insert(1, "fold", data.fold)
-    artifacts.write_table(oof, oof_path)
     Path(checkpoint).unlink(missing_ok=True)

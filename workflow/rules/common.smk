@@ -107,6 +107,3 @@ def final_outputs():
         outputs += [rules.write_labels.output.labels]
     return outputs
 
-
-def fold_outputs(name, stage):
-    return expand(f"results/models/{stage}/fold{{fold}}/{name}", fold=FOLDS)

@@ -40,7 +40,7 @@ rule mix_submissions:
         id_column=DATASET["id_column"],
         ensemble=config["ensemble"],
         metric=config["train"]["metric"],
-        code=code_hash("ensemble", "metrics", "scores"),
+        code=code_hash("ensemble", "metrics", "scores", "distill"),
     conda:
         "../../envs/foldwise.yaml"
     script:

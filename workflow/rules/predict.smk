@@ -1,4 +1,5 @@
-# Test-time-augmented inference of every fold model on the test set.
+# Test-time-augmented inference of every fold model: on the test set, and on its own validation
+# rows (the out-of-fold predictions), the same way, so that what is fitted on the one fits the other.
 
 
 rule predict_fold:
@@ -25,3 +26,30 @@ rule predict_fold:
         "../../envs/foldwise.yaml"
     script:
         "../scripts/predict_fold.py"
+
+
+rule predict_oof:
+    input:
+        model=rules.train_fold.output.model,
+        images=expand(rules.cache_images.output.images, size=SIZE),
+        index=expand(rules.cache_images.output.index, size=SIZE),
+        folds=rules.split_folds.output.folds,
+        external_kept=kept_external,
+    output:
+        oof="results/oof/{stage}/fold{fold}.parquet",
+    log:
+        "results/logs/predict_oof/{stage}/fold{fold}.log",
+    benchmark:
+        "results/benchmarks/predict_oof/{stage}/fold{fold}.tsv"
+    params:
+        predict=config["predict"],
+        seed=config["seed"],
+        lock_dir=config["devices"]["lock_dir"],
+        code=code_hash("predict", "tta", "models", "devices", "cache"),
+    threads: config["train"]["threads"]
+    resources:
+        gpu=1,
+    conda:
+        "../../envs/foldwise.yaml"
+    script:
+        "../scripts/predict_oof.py"

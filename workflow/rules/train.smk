@@ -13,7 +13,6 @@ rule train_fold:
     output:
         model="results/models/{stage}/fold{fold}/model.pt",
         history="results/models/{stage}/fold{fold}/history.csv",
-        oof="results/models/{stage}/fold{fold}/oof.parquet",
     log:
         "results/logs/train_fold/{stage}/fold{fold}.log",
     benchmark:
@@ -37,7 +36,7 @@ rule train_fold:
 
 rule collect_oof:
     input:
-        oof=lambda wildcards: fold_outputs("oof.parquet", wildcards.stage),
+        oof=lambda wildcards: expand(rules.predict_oof.output.oof, stage=wildcards.stage, fold=FOLDS),
         manifest=rules.build_manifest.output.manifest,
         external_kept=kept_external,
     output:
@@ -49,7 +48,7 @@ rule collect_oof:
         "results/benchmarks/collect_oof/{stage}.tsv"
     params:
         metric=config["train"]["metric"],
-        code=code_hash("metrics", "scores"),
+        code=code_hash("metrics", "scores", "distill"),
     conda:
         "../../envs/foldwise.yaml"
     script:

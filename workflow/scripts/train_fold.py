@@ -28,5 +28,5 @@ with artifacts.script_log(snakemake.log[0]) as log:
     meta = {"model": cfg.model, "num_classes": len(data.classes), "in_chans": images.shape[-1],
             "global_pool": cfg.global_pool, "head": cfg.head, "task": snakemake.params.task, "image_size": list(images.shape[1:3]),
             "mean": stats["mean"], "std": stats["std"]}
-    train.save_result(result, data, meta, snakemake.output.model, snakemake.output.history, snakemake.output.oof,
+    train.save_result(result, data, meta, snakemake.output.model, snakemake.output.history,
                       snakemake.params.checkpoint)
