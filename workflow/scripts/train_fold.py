@@ -14,7 +14,8 @@ with artifacts.script_log(snakemake.log[0]) as log:
     )
     log.info("%s fold %d: %d training rows (%d external), %d validation rows", stage, fold, len(data.train_rows),
              data.external, len(data.val_rows))
-    cfg = train.TrainConfig(**{k: v for k, v in snakemake.params.train.items() if k != "threads"})
+    settings = {k: v for k, v in snakemake.params.train.items() if k != "threads"}
+    cfg = train.TrainConfig(**settings | {"pretrained": snakemake.input.get("weights")})  # true -> the stored file
     images = cache.load(snakemake.input.images[0])
     stats = artifacts.read_json(snakemake.input.stats)
     torch.set_num_threads(snakemake.threads)
