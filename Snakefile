@@ -24,6 +24,7 @@ include: "workflow/rules/ensemble.smk"
 # cheap table operations run on the submitting host, not as cluster jobs
 localrules:
     all,
+    fetch_weights,
     split_folds,
     collect_oof,
     make_soft_labels,

@@ -7,6 +7,7 @@ then changes whose reruns are checked.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -16,6 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import safetensors.torch
+import timm
+import torch
 import yaml
 from PIL import Image
 
@@ -27,12 +31,14 @@ CLASSES = ["healthy", "multiple_diseases", "rust", "scab"]
 pytestmark = pytest.mark.workflow
 
 
-def snakemake(workdir, *args, configs=(), snakefile=ROOT / "Snakefile", check=True):
-    """Run snakemake on the smoke config (plus ``configs``); targets go first."""
-    cmd = [sys.executable, "-m", "snakemake", "results/submission_mix.csv", "--snakefile", str(snakefile),
+def snakemake(workdir, *args, configs=(), snakefile=ROOT / "Snakefile", check=True,
+              targets=("results/submission_mix.csv",), env=None):
+    """Run snakemake on the smoke config (plus ``configs``); targets go first; ``env`` adds variables."""
+    cmd = [sys.executable, "-m", "snakemake", *targets, "--snakefile", str(snakefile),
            "--directory", str(workdir), "--cores", "2", "--resources", "gpu=2",
            "--configfile", str(SMOKE), *map(str, configs), *args]
-    result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=540)
+    result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=540,
+                            env={**os.environ, **(env or {})})
     if check:
         assert result.returncode == 0, result.stdout[-5000:]
     return result
@@ -158,6 +164,32 @@ def test_new_dedup_threshold_changing_the_kept_rows_retrains(workdir, tmp_path):
     run = snakemake(workdir, configs=[override(tmp_path, "dedup", {"dedup": {"threshold": 40}})])
     assert re.findall(r"rule (\w+):", run.stdout).count("train_fold") == 2 * K
     assert len(pd.read_parquet(workdir / "results/data/external_kept.parquet")) == 0
+
+
+def test_pretrained_true_fetches_once_and_every_fold_trains_from_the_stored_file(workdir, tmp_path):
+    pretrained = override(tmp_path, "pretrained", {"train": {"pretrained": True}})
+    counts = job_counts(snakemake(workdir, "-n", configs=[pretrained]).stdout)
+    assert counts["fetch_weights"] == 1 and counts["train_fold"] == 2 * K
+    run_dir = tmp_path / "run"
+    shutil.copytree(workdir, run_dir)
+    stored = run_dir / "resources/weights/test_resnet.safetensors"  # as fetched on a host with internet
+    stored.parent.mkdir(parents=True)
+    safetensors.torch.save_file(timm.create_model("test_resnet").state_dict(), stored)
+    run = snakemake(run_dir, configs=[pretrained], targets=["results/models/base/fold0/model.pt"])
+    assert "fetch_weights" not in job_counts(run.stdout)
+    log = (run_dir / "results/logs/train_fold/base/fold0.log").read_text()
+    assert "Loading pretrained weights from file (resources/weights/test_resnet.safetensors)" in log
+
+
+def test_fetch_weights_offline_is_one_line_naming_the_file_to_place(tmp_path):
+    pretrained = override(tmp_path, "pretrained", {"train": {"pretrained": True}})
+    stored = "resources/weights/test_resnet.safetensors"
+    run = snakemake(tmp_path / "run", configs=[pretrained], targets=[stored], check=False,
+                    env={"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "empty-hub")})
+    errors = {line for line in run.stdout.splitlines() if line.startswith("foldwise: error:")}
+    assert run.returncode != 0 and len(errors) == 1
+    assert "weights of test_resnet (offline" in errors.pop() and f"place them at {stored}" in run.stdout
+    assert not (tmp_path / "run" / stored).exists()
 
 
 def make_user_dataset(root: Path) -> dict:

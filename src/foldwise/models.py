@@ -1,4 +1,4 @@
-"""Models by name, over timm: any timm backbone, any channel count, local pretrained weights."""
+"""Models by name, over timm: any timm backbone, any channel count, pretrained weights from a local file."""
 
 from __future__ import annotations
 
@@ -52,15 +52,23 @@ HEADS = {"linear": None, "hpa": HPAHead, "bn_l2": NormalizedLinearHead}
 POOL_WIDTH = {"catavgmax": 2}  # pooled width per backbone feature
 
 
+def check_name(name: str) -> None:
+    """Raise a FoldwiseError naming similar models when timm has no model ``name``."""
+    if not timm.is_model(name):
+        close = timm.list_models(f"*{name.split('.')[0][:6]}*")[:8]
+        raise FoldwiseError(f"unknown timm model {name!r}" + (f"; similar: {close}" if close else ""))
+
+
 def create(name: str, num_classes: int, in_chans: int = 3, pretrained: str | None = None,
            drop_rate: float = 0.0, global_pool: str = "avg", head: str = "linear") -> nn.Module:
     """A timm model with ``num_classes`` outputs and ``in_chans`` input channels.
 
     Args:
         name: a timm model name, e.g. "resnet18", "seresnext50_32x4d", "test_resnet".
-        pretrained: path to a local weights file (.pth/.bin/.safetensors) or None for random
-            init. Never downloads: a missing file is an error. A 3-channel stem is adapted to
-            ``in_chans`` and a classifier of another size is replaced, both by timm.
+        pretrained: path to a local weights file (.pth/.bin/.safetensors), e.g. the one
+            ``weights.fetch`` stored, or None for random init. Never downloads: a missing
+            file is an error. A 3-channel stem is adapted to ``in_chans`` and a classifier
+            of another size is replaced, both by timm.
         global_pool: timm pooling, e.g. "avg" or "catavgmax" (concat of average and max pool).
         head: "linear" (timm's classifier), "hpa" (HPAHead; use with global_pool "catavgmax")
             or "bn_l2" (NormalizedLinearHead); any backbone.
@@ -68,9 +76,7 @@ def create(name: str, num_classes: int, in_chans: int = 3, pretrained: str | Non
     >>> create("test_resnet", num_classes=4, in_chans=4)(torch.zeros(1, 4, 32, 32)).shape
     torch.Size([1, 4])
     """
-    if not timm.is_model(name):
-        close = timm.list_models(f"*{name.split('.')[0][:6]}*")[:8]
-        raise FoldwiseError(f"unknown timm model {name!r}" + (f"; similar: {close}" if close else ""))
+    check_name(name)
     if head not in HEADS:
         raise FoldwiseError(f"train.head: unknown head {head!r}; known: {sorted(HEADS)}")
     kwargs = dict(num_classes=num_classes if head == "linear" else 0, in_chans=in_chans, global_pool=global_pool,

@@ -32,6 +32,7 @@ wildcard_constraints:
     fold=r"\d+",
     size=r"\d+x\d+",
     suffix="|_distill",
+    model=r"[\w.-]+",  # a timm model name, possibly with a tag: seresnext50_32x4d.racm_in1k
 
 
 def demo_dataset():
@@ -92,9 +93,20 @@ def kept_external(wildcards):
     return checkpoints.dedup_external.get().output.kept
 
 
+def pretrained_weights():
+    """The file training starts from: the model's stored default weights (`pretrained: true`,
+    rule fetch_weights), a file the user names, or none (random init)."""
+    pretrained = config["train"]["pretrained"]
+    if pretrained is True:
+        return {"weights": rules.fetch_weights.output.weights.format(model=config["train"]["model"])}
+    return {"weights": pretrained} if pretrained else {}
+
+
 def training_inputs(wildcards):
-    """Distillation trains on the soft labels; both stages add the kept external rows."""
-    inputs = {"external_kept": kept_external(wildcards) if config["dedup"]["use_external"] else []}
+    """Distillation trains on the soft labels; both stages add the kept external rows and the
+    pretrained weights."""
+    inputs = {"external_kept": kept_external(wildcards) if config["dedup"]["use_external"] else [],
+              **pretrained_weights()}
     if wildcards.stage == "distill":
         inputs["soft_labels"] = rules.make_soft_labels.output.labels
     return inputs

@@ -1,5 +1,20 @@
-# Training: base models per fold, their out-of-fold predictions and CV score, soft labels,
-# and distilled models per fold trained on them.
+# Training: pretrained weights, base models per fold, their out-of-fold predictions and CV
+# score, soft labels, and distilled models per fold trained on them.
+
+
+# a local rule: the submitting host has internet, cluster nodes may not. No params.code: the
+# file holds timm's published weights, and an edit of ours must not refetch them offline.
+rule fetch_weights:
+    output:
+        weights="resources/weights/{model}.safetensors",
+    log:
+        "results/logs/fetch_weights/{model}.log",
+    benchmark:
+        "results/benchmarks/fetch_weights/{model}.tsv"
+    conda:
+        "../../envs/foldwise.yaml"
+    script:
+        "../scripts/fetch_weights.py"
 
 
 rule train_fold:

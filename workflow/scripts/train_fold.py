@@ -16,7 +16,8 @@ with artifacts.script_log(snakemake.log[0]) as log:
              data.external, len(data.val_rows))
     # system settings come from the config, not params: changing them must not retrain
     system = {k: snakemake.config["train"][k] for k in train.SYSTEM_SETTINGS}
-    cfg = train.TrainConfig(**snakemake.params.train, **system)
+    pretrained = {"pretrained": snakemake.input.get("weights")}  # true -> the stored file
+    cfg = train.TrainConfig(**snakemake.params.train | system | pretrained)
     images = cache.load(snakemake.input.images[0])
     stats = artifacts.read_json(snakemake.input.stats)
     torch.set_num_threads(snakemake.threads)
