@@ -54,6 +54,19 @@ def test_drop_bad_rows_keeps_the_good_ones(tmp_path):
     assert table.id.tolist() == ["s1", "s2", "s3", "t1"]
 
 
+def test_drop_bad_rows_never_drops_a_test_row(tmp_path):
+    spec = write_dataset(tmp_path, [*GOOD, ("s4", 1, 1, 0)], ["t1", "t2"])
+    (tmp_path / "img" / "t2.png").unlink()
+    for drop in (False, True):
+        with pytest.raises(FoldwiseError) as error:
+            manifest.build(spec, drop_bad_rows=drop)
+        message = str(error.value)
+        assert "test.csv line 3 (id 't2'): " in message and "\n" not in message
+        assert "drop_bad_rows: true" not in message  # dropping is no way out for a test row
+    assert message.startswith("1 bad row(s): ")  # with drop_bad_rows, only the test row is in the way
+    assert "cannot drop test rows: the submission needs every test id" in message
+
+
 def test_missing_id_or_class_column(tmp_path):
     spec = write_dataset(tmp_path, GOOD, ["t1"])
     with pytest.raises(FoldwiseError, match=r"train.csv: id column 'image_id' not found"):

@@ -6,7 +6,8 @@ class (NaN for test rows). Class order is that of train.csv; ``attrs["channels"]
 the input channels.
 
 Validation reports every bad row at once, each with its file and CSV line, then either
-fails or, with ``drop_bad_rows``, drops them and logs what was dropped.
+fails or, with ``drop_bad_rows``, drops them and logs what was dropped. Bad test rows are
+never dropped: the submission needs every test id.
 """
 
 from __future__ import annotations
@@ -63,11 +64,10 @@ class Problems:
     def add(self, file: str, index: int, sample_id, reason: str) -> None:
         self.rows.append((file, int(index) + 2, str(sample_id), reason))  # +2: header, 1-based lines
 
-    def summary(self) -> str:
+    def summary(self, advice: str) -> str:
         listed = "; ".join(f"{f} line {line} (id {i!r}): {r}" for f, line, i, r in self.rows[:MAX_LISTED])
         more = f"; ... and {len(self.rows) - MAX_LISTED} more (see the log)" if len(self.rows) > MAX_LISTED else ""
-        return (f"{len(self.rows)} bad row(s): {listed}{more}. Fix them, or set manifest.drop_bad_rows: true "
-                "to drop them")
+        return f"{len(self.rows)} bad row(s): {listed}{more}. {advice}"
 
 
 def read_csv(path: str, what: str) -> pd.DataFrame:
@@ -200,8 +200,14 @@ def build(spec: Dataset, drop_bad_rows: bool = False) -> pd.DataFrame:
     if problems.rows:
         for file, line, sample_id, reason in problems.rows:
             log.warning("%s line %d (id %r): %s", file, line, sample_id, reason)
+        # a submission must hold every test id: bad test rows are never dropped
+        bad_test = Problems([row for row in problems.rows if row[0] == spec.test])
+        if drop_bad_rows and bad_test.rows:
+            raise FoldwiseError(bad_test.summary("manifest.drop_bad_rows cannot drop test rows: the submission "
+                                                 "needs every test id. Fix them"))
         if not drop_bad_rows:
-            raise FoldwiseError(problems.summary())
+            raise FoldwiseError(problems.summary("Fix them" if bad_test.rows else
+                                                 "Fix them, or set manifest.drop_bad_rows: true to drop them"))
         bad = {(f, line) for f, line, _, _ in problems.rows}
         keep = [(f, line) not in bad for f, line in zip(table._file, table._line)]
         log.warning("dropping %d bad row(s) (manifest.drop_bad_rows: true)", len(table) - sum(keep))
