@@ -73,6 +73,31 @@ def test_missing_id_or_class_column(tmp_path):
         manifest.build(manifest.Dataset(**{**spec.__dict__, "id_column": "image_id"}))
 
 
+def test_a_text_column_instead_of_a_class_is_one_error_naming_it(tmp_path):
+    rows = [(f"s{i}", *np.eye(3, dtype=int)[i % 3]) for i in range(60)]
+    spec = write_dataset(tmp_path, rows, ["t1"])
+    train = pd.read_csv(spec.train).drop(columns="c")
+    train["comment"] = ["checked", "blurry", ""] * 20
+    train.to_csv(spec.train, index=False)
+    pd.DataFrame({"name": ["t1"], "a": [0.5], "b": [0.5], "c": [0.5]}).to_csv(spec.test, index=False)
+    with pytest.raises(FoldwiseError) as error:
+        manifest.build(spec)
+    assert str(error.value) == (f"{spec.train}: column(s) 'comment' (first values 'checked', 'blurry', '') hold no "
+                                "0/1 label in any row; the test CSV names the classes ['a', 'b', 'c'], train lacks ['c']")
+
+
+def test_a_wrong_label_column_is_one_error_naming_it(tmp_path):
+    spec = write_dataset(tmp_path, [], ["t1"], classes=())
+    pd.DataFrame({"name": [f"s{i}" for i in range(30)], "Target": ["checked", "blurry", "n/a"] * 10}).to_csv(
+        spec.train, index=False)
+    spec = manifest.Dataset(**{**spec.__dict__, "task": "multilabel", "label_column": "Target", "num_classes": 4})
+    with pytest.raises(FoldwiseError) as error:
+        manifest.build(spec)
+    assert str(error.value) == (f"{spec.train}: label column 'Target' holds no list of class indices in any row "
+                                "(first values 'checked', 'blurry', 'n/a'); dataset.num_classes 4 expects "
+                                "space-separated indices 0..3")
+
+
 def test_test_ids_in_train_and_escaping_ids(tmp_path):
     spec = write_dataset(tmp_path, GOOD, ["s1", "../x", "/etc/passwd"])
     with pytest.raises(FoldwiseError) as error:
