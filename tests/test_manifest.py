@@ -151,6 +151,19 @@ def test_one_file_per_channel_and_multilabel_indices(tmp_path):
     assert manifest.labels(table[table.split == "train"]).tolist() == [[1, 0, 0, 1, 0], [0, 0, 1, 0, 0]]
 
 
+def test_headers_read_by_threads_give_the_serial_manifest_and_errors(demo_spec, demo_manifest, tmp_path):
+    pd.testing.assert_frame_equal(manifest.build(demo_spec, threads=4), demo_manifest)
+    spec = write_dataset(tmp_path, [*GOOD, ("s4", 0, 1, 0), ("s5", 1, 0, 0)], ["t1", "t2"])
+    for missing in ("s2", "s5", "t2"):
+        (tmp_path / "img" / f"{missing}.png").unlink()
+    errors = []
+    for threads in (1, 4):
+        with pytest.raises(FoldwiseError) as error:
+            manifest.build(spec, threads=threads)
+        errors.append(str(error.value))
+    assert errors[0] == errors[1] and errors[0].startswith("3 bad row(s): ")
+
+
 def test_truncated_file_names_the_file(tmp_path):
     from foldwise import images
 

@@ -13,6 +13,7 @@ never dropped: the submission needs every test id.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,26 +163,39 @@ def parse_labels(table: pd.DataFrame, file: str, spec: Dataset, classes: list[st
 
 
 def check_images(table: pd.DataFrame, file: str, templates: dict[str, str], channels: int,
-                 problems: Problems) -> dict[str, list[str]]:
-    """Resolve every image path and check that it exists and has the expected channel count."""
+                 problems: Problems, threads: int = 1) -> dict[str, list[str]]:
+    """Resolve every image path and check that it exists and has the expected channel count.
+
+    Headers are read by ``threads`` threads: on a network file system each read waits for the
+    server, not the CPU. Results, and the order of the problems found, do not depend on it.
+    """
     per_file = channels if len(templates) == 1 else 1
+    jobs = [(i, sample_id, name, template) for i, sample_id in enumerate(table["id"])
+            for name, template in templates.items()]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        checked = list(pool.map(lambda job: _check_image(job[1], job[3], per_file), jobs))  # in the order of jobs
     paths: dict[str, list[str]] = {name: [] for name in templates}
-    for i, sample_id in enumerate(table["id"]):
-        for name, template in templates.items():
-            try:
-                path = images.image_path(template, sample_id)
-                found, _ = images.header_channels(path)
-                if found != per_file:
-                    raise FoldwiseError(f"{path}: image has {found} channel(s), the config expects {per_file}")
-            except FoldwiseError as error:
-                problems.add(file, i, sample_id, str(error))
-                path = ""
-            paths[name].append(str(path))
+    for (i, sample_id, name, _), (path, error) in zip(jobs, checked):
+        if error:
+            problems.add(file, i, sample_id, error)
+        paths[name].append(path)
     return paths
 
 
+def _check_image(sample_id: str, template: str, channels: int) -> tuple[str, str | None]:
+    """(path, None) for a readable image of ``channels`` channels, else ("", the reason)."""
+    try:
+        path = images.image_path(template, sample_id)
+        found, _ = images.header_channels(path)
+        if found != channels:
+            raise FoldwiseError(f"{path}: image has {found} channel(s), the config expects {channels}")
+    except FoldwiseError as error:
+        return "", str(error)
+    return str(path), None
+
+
 def read_split(spec: Dataset, split: str, csv: str, table: pd.DataFrame, templates: dict[str, str],
-               classes: list[str], problems: Problems) -> pd.DataFrame:
+               classes: list[str], problems: Problems, threads: int = 1) -> pd.DataFrame:
     """Validated rows of one CSV (``table``, read from ``csv``) as manifest rows (bad rows flagged by ``problems``)."""
     out = pd.DataFrame({"id": table[spec.id_column].str.strip(), "split": split})
     for i in np.flatnonzero(out.id == ""):
@@ -192,7 +206,7 @@ def read_split(spec: Dataset, split: str, csv: str, table: pd.DataFrame, templat
         if spec.group_column not in table.columns:
             raise FoldwiseError(f"{csv}: group column {spec.group_column!r} not found")
         out["group"] = table[spec.group_column]
-    paths = check_images(out, csv, templates, len(spec.channel_names), problems)
+    paths = check_images(out, csv, templates, len(spec.channel_names), problems, threads)
     for name, column in paths.items():
         out[f"path:{name}"] = column
     labels = (parse_labels(table, csv, spec, classes, problems) if split != "test"
@@ -203,13 +217,13 @@ def read_split(spec: Dataset, split: str, csv: str, table: pd.DataFrame, templat
     return out
 
 
-def build(spec: Dataset, drop_bad_rows: bool = False) -> pd.DataFrame:
-    """Read, validate and index train, test and (optional) external samples."""
+def build(spec: Dataset, drop_bad_rows: bool = False, threads: int = 1) -> pd.DataFrame:
+    """Read, validate and index train, test and (optional) external samples; ``threads`` read image headers."""
     problems = Problems()
     train, test = read_csv(spec.train, "train", spec.id_column), read_csv(spec.test, "test", spec.id_column)
     classes = class_names(train, test, spec)
-    parts = [read_split(spec, "train", spec.train, train, spec.templates, classes, problems),
-             read_split(spec, "test", spec.test, test, spec.templates, classes, problems)]
+    parts = [read_split(spec, "train", spec.train, train, spec.templates, classes, problems, threads),
+             read_split(spec, "test", spec.test, test, spec.templates, classes, problems, threads)]
     if spec.external:
         ext_templates = spec.external["images"]
         ext_templates = dict(ext_templates) if isinstance(ext_templates, dict) else {"image": ext_templates}
@@ -217,7 +231,8 @@ def build(spec: Dataset, drop_bad_rows: bool = False) -> pd.DataFrame:
             raise FoldwiseError(f"dataset.external.images names files {sorted(ext_templates)}, "
                                 f"dataset.images names {sorted(spec.templates)}")
         external = read_csv(spec.external["train"], "external", spec.id_column)
-        parts.append(read_split(spec, "external", spec.external["train"], external, ext_templates, classes, problems))
+        parts.append(read_split(spec, "external", spec.external["train"], external, ext_templates, classes, problems,
+                                threads))
     table = pd.concat(parts, ignore_index=True)
 
     seen = table[table.split != "test"].id

@@ -36,6 +36,7 @@ rule build_manifest:
         dataset=DATASET,
         drop_bad_rows=config["manifest"]["drop_bad_rows"],
         code=code_hash("manifest", "images"),
+    threads: config["threads"]
     conda:
         "../../envs/foldwise.yaml"
     script:
