@@ -172,3 +172,15 @@ def test_truncated_file_names_the_file(tmp_path):
     path.write_bytes(path.read_bytes()[:300])
     with pytest.raises(FoldwiseError, match="x.jpg: cannot decode image"):
         images.read_sample([str(path)], 3)
+
+
+@pytest.mark.parametrize("bits", [12, 16])
+def test_16_bit_files_are_scaled_by_their_bit_depth(tmp_path, bits):
+    from foldwise import images
+
+    top = 2**bits - 1
+    values = np.array([[0, top // 4, top // 2, top]], np.uint16).repeat(4, axis=0)
+    Image.fromarray(values).save(tmp_path / "deep.png")
+    assert Image.open(tmp_path / "deep.png").mode == "I;16"
+    pixels = images.read_file(tmp_path / "deep.png", 1)
+    assert pixels.dtype == np.uint8 and pixels[0, :, 0].tolist() == [0, 64, 127, 255]
