@@ -34,7 +34,7 @@ def channel_stats(images: np.ndarray, rows: np.ndarray, chunk_bytes: int = CHUNK
     for s, q in zip(map(int, total), map(int, squares)):
         mean.append(s / (255 * pixels))
         std.append(math.sqrt(q * pixels - s * s) / (255 * pixels))  # exact integer variance numerator
-    return {"mean": mean, "std": std, "count": int(len(rows))}
+    return {"mean": mean, "std": std, "count": len(rows)}
 
 
 def _sums(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
