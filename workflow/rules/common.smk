@@ -92,6 +92,17 @@ def kept_external(wildcards):
     return checkpoints.dedup_external.get().output.kept
 
 
+def train_duplicates(wildcards):
+    """Near-duplicate pairs of training rows, which must share a fold (dedup.group_train_duplicates).
+
+    Taken from the dedup checkpoint, like the kept external rows: a new threshold that finds the
+    same pairs then reruns no fold split, and so no training.
+    """
+    if not config["dedup"]["group_train_duplicates"]:
+        return []
+    return checkpoints.dedup_external.get().output.train_duplicates
+
+
 def training_inputs(wildcards):
     """Distillation trains on the soft labels; both stages add the kept external rows."""
     inputs = {"external_kept": kept_external(wildcards) if config["dedup"]["use_external"] else []}

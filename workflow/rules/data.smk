@@ -67,6 +67,7 @@ checkpoint dedup_external:
     output:
         duplicates="results/data/duplicates.csv",
         kept="results/data/external_kept.parquet",
+        train_duplicates="results/data/train_duplicates.parquet",
     log:
         "results/logs/dedup_external.log",
     benchmark:
