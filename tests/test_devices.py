@@ -1,3 +1,4 @@
+import builtins
 import logging
 import os
 import tempfile
@@ -18,7 +19,7 @@ def test_cpu_without_cuda(monkeypatch):
 
 
 def fake_gpus(monkeypatch, count):
-    for variable in (*devices.SCHEDULER_JOB_VARIABLES, "CUDA_VISIBLE_DEVICES"):
+    for variable in ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "KUBERNETES_SERVICE_HOST", "CUDA_VISIBLE_DEVICES"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
@@ -66,6 +67,15 @@ def test_a_workstation_cuda_visible_devices_still_takes_a_slot(monkeypatch, tmp_
         assert {first.index, second.index} == {0, 1}
 
 
+def refuse_in(folder, real_open):
+    def denied(path, *args, **kwargs):
+        if Path(path).parent == folder:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    return denied
+
+
 @pytest.mark.parametrize("unusable", ["another user's folder", "a file in the way"])
 def test_an_unusable_slot_folder_falls_back_to_one_of_this_user(monkeypatch, tmp_path, caplog, unusable):
     fake_gpus(monkeypatch, 2)
@@ -75,14 +85,8 @@ def test_an_unusable_slot_folder_falls_back_to_one_of_this_user(monkeypatch, tmp
         shared.write_text("")
     else:  # what the kernel answers a user who may not create files in another user's 0755 folder
         shared.mkdir()
-        real_open = os.open
-
-        def denied(path, flags, *args):
-            if Path(path).parent == shared:
-                raise PermissionError(13, "Permission denied", str(path))
-            return real_open(path, flags, *args)
-
-        monkeypatch.setattr(os, "open", denied)
+        for module, name in [(os, "open"), (builtins, "open")]:
+            monkeypatch.setattr(module, name, refuse_in(shared, getattr(module, name)))
     with (caplog.at_level(logging.WARNING, logger="foldwise.devices"), devices.acquire(str(shared)) as first,
           devices.acquire(str(shared)) as second):
         assert {first.index, second.index} == {0, 1}  # the fallback slots still keep jobs apart
