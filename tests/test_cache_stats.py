@@ -1,3 +1,5 @@
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -39,8 +41,26 @@ def test_channel_stats_against_numpy():
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (10, 8, 8, 4), dtype=np.uint8)
     rows = np.array([0, 3, 4, 9])
-    result = stats.channel_stats(images, rows, chunk=3)
+    result = stats.channel_stats(images, rows, chunk_bytes=3 * 8 * 8 * 4)
     pixels = images[rows].reshape(-1, 4) / 255.0
-    assert result["mean"] == pytest.approx(pixels.mean(0).tolist())
-    assert result["std"] == pytest.approx(pixels.std(0).tolist())
+    assert result["mean"] == pytest.approx(pixels.mean(0).tolist(), rel=1e-12)
+    assert result["std"] == pytest.approx(pixels.std(0).tolist(), rel=1e-12)
     assert result["count"] == 4
+    assert stats.channel_stats(images, rows, chunk_bytes=1) == result  # exact sums: blocks do not matter
+
+
+def test_channel_stats_memory_is_bounded_by_the_chunk(tmp_path):
+    # a 4 MB memmapped cache read in 256 KB steps: the peak stays near the step (uint8 block, its
+    # uint16 squares, numpy's 64 KB cast buffer), below the step's own float64 copy (2 MB)
+    cache_file = np.lib.format.open_memmap(tmp_path / "images.npy", mode="w+", dtype=np.uint8, shape=(1024, 32, 32, 4))
+    cache_file[:] = np.random.default_rng(0).integers(0, 256, cache_file.shape, dtype=np.uint8)
+    cache_file.flush()
+    images = cache.load(tmp_path / "images.npy")
+    chunk = 256 << 10
+    tracemalloc.start()
+    try:
+        stats.channel_stats(images, np.arange(len(images)), chunk_bytes=chunk)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * chunk, peak

@@ -1,6 +1,12 @@
+import builtins
+import logging
+import os
+import tempfile
 import threading
 import time
+from pathlib import Path
 
+import pytest
 import torch
 
 from foldwise import devices
@@ -13,7 +19,8 @@ def test_cpu_without_cuda(monkeypatch):
 
 
 def fake_gpus(monkeypatch, count):
-    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    for variable in ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "KUBERNETES_SERVICE_HOST", "CUDA_VISIBLE_DEVICES"):
+        monkeypatch.delenv(variable, raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
     monkeypatch.setattr(torch.cuda, "set_device", lambda index: None)
@@ -43,9 +50,46 @@ def test_concurrent_jobs_never_share_a_gpu(monkeypatch, tmp_path):
     assert third[3] >= first_end  # the third waited for a free slot
 
 
-def test_scheduler_assigned_gpu_is_used_as_given(monkeypatch, tmp_path):
+@pytest.mark.parametrize("job", ["SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "KUBERNETES_SERVICE_HOST"])
+def test_scheduler_assigned_gpu_is_used_as_given(monkeypatch, tmp_path, job):
     fake_gpus(monkeypatch, 1)
-    monkeypatch.setenv("SLURM_JOB_ID", "42")
+    monkeypatch.setenv(job, "42")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
     with devices.acquire(str(tmp_path)) as device:
         assert device == torch.device("cuda", 0)
     assert not list(tmp_path.iterdir())  # no lock-file slot taken
+
+
+def test_a_workstation_cuda_visible_devices_still_takes_a_slot(monkeypatch, tmp_path):
+    fake_gpus(monkeypatch, 2)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")  # the user's own choice of GPUs, no scheduler
+    with devices.acquire(str(tmp_path)) as first, devices.acquire(str(tmp_path)) as second:
+        assert {first.index, second.index} == {0, 1}
+
+
+def refuse_in(folder, real_open):
+    def denied(path, *args, **kwargs):
+        if Path(path).parent == folder:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    return denied
+
+
+@pytest.mark.parametrize("unusable", ["another user's folder", "a file in the way"])
+def test_an_unusable_slot_folder_falls_back_to_one_of_this_user(monkeypatch, tmp_path, caplog, unusable):
+    fake_gpus(monkeypatch, 2)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    shared = tmp_path / "shared"
+    if unusable == "a file in the way":
+        shared.write_text("")
+    else:  # what the kernel answers a user who may not create files in another user's 0755 folder
+        shared.mkdir()
+        for module, name in [(os, "open"), (builtins, "open")]:
+            monkeypatch.setattr(module, name, refuse_in(shared, getattr(module, name)))
+    with (caplog.at_level(logging.WARNING, logger="foldwise.devices"), devices.acquire(str(shared)) as first,
+          devices.acquire(str(shared)) as second):
+        assert {first.index, second.index} == {0, 1}  # the fallback slots still keep jobs apart
+    own = tmp_path / f"foldwise-gpu-slots-uid{os.getuid()}"
+    assert sorted(p.name for p in own.iterdir()) == ["gpu0.lock", "gpu1.lock"]
+    assert f"GPU slots: cannot use {shared}" in caplog.text and str(own) in caplog.text

@@ -54,10 +54,48 @@ def test_drop_bad_rows_keeps_the_good_ones(tmp_path):
     assert table.id.tolist() == ["s1", "s2", "s3", "t1"]
 
 
+def test_drop_bad_rows_never_drops_a_test_row(tmp_path):
+    spec = write_dataset(tmp_path, [*GOOD, ("s4", 1, 1, 0)], ["t1", "t2"])
+    (tmp_path / "img" / "t2.png").unlink()
+    for drop in (False, True):
+        with pytest.raises(FoldwiseError) as error:
+            manifest.build(spec, drop_bad_rows=drop)
+        message = str(error.value)
+        assert "test.csv line 3 (id 't2'): " in message and "\n" not in message
+        assert "drop_bad_rows: true" not in message  # dropping is no way out for a test row
+    assert message.startswith("1 bad row(s): ")  # with drop_bad_rows, only the test row is in the way
+    assert "cannot drop test rows: the submission needs every test id" in message
+
+
 def test_missing_id_or_class_column(tmp_path):
     spec = write_dataset(tmp_path, GOOD, ["t1"])
     with pytest.raises(FoldwiseError, match=r"train.csv: id column 'image_id' not found"):
         manifest.build(manifest.Dataset(**{**spec.__dict__, "id_column": "image_id"}))
+
+
+def test_a_text_column_instead_of_a_class_is_one_error_naming_it(tmp_path):
+    rows = [(f"s{i}", *np.eye(3, dtype=int)[i % 3]) for i in range(60)]
+    spec = write_dataset(tmp_path, rows, ["t1"])
+    train = pd.read_csv(spec.train).drop(columns="c")
+    train["comment"] = ["checked", "blurry", ""] * 20
+    train.to_csv(spec.train, index=False)
+    pd.DataFrame({"name": ["t1"], "a": [0.5], "b": [0.5], "c": [0.5]}).to_csv(spec.test, index=False)
+    with pytest.raises(FoldwiseError) as error:
+        manifest.build(spec)
+    assert str(error.value) == (f"{spec.train}: column(s) 'comment' (first values 'checked', 'blurry', '') hold no "
+                                "0/1 label in any row; the test CSV names the classes ['a', 'b', 'c'], train lacks ['c']")
+
+
+def test_a_wrong_label_column_is_one_error_naming_it(tmp_path):
+    spec = write_dataset(tmp_path, [], ["t1"], classes=())
+    pd.DataFrame({"name": [f"s{i}" for i in range(30)], "Target": ["checked", "blurry", "n/a"] * 10}).to_csv(
+        spec.train, index=False)
+    spec = manifest.Dataset(**{**spec.__dict__, "task": "multilabel", "label_column": "Target", "num_classes": 4})
+    with pytest.raises(FoldwiseError) as error:
+        manifest.build(spec)
+    assert str(error.value) == (f"{spec.train}: label column 'Target' holds no list of class indices in any row "
+                                "(first values 'checked', 'blurry', 'n/a'); dataset.num_classes 4 expects "
+                                "space-separated indices 0..3")
 
 
 def test_test_ids_in_train_and_escaping_ids(tmp_path):
@@ -113,6 +151,19 @@ def test_one_file_per_channel_and_multilabel_indices(tmp_path):
     assert manifest.labels(table[table.split == "train"]).tolist() == [[1, 0, 0, 1, 0], [0, 0, 1, 0, 0]]
 
 
+def test_headers_read_by_threads_give_the_serial_manifest_and_errors(demo_spec, demo_manifest, tmp_path):
+    pd.testing.assert_frame_equal(manifest.build(demo_spec, threads=4), demo_manifest)
+    spec = write_dataset(tmp_path, [*GOOD, ("s4", 0, 1, 0), ("s5", 1, 0, 0)], ["t1", "t2"])
+    for missing in ("s2", "s5", "t2"):
+        (tmp_path / "img" / f"{missing}.png").unlink()
+    errors = []
+    for threads in (1, 4):
+        with pytest.raises(FoldwiseError) as error:
+            manifest.build(spec, threads=threads)
+        errors.append(str(error.value))
+    assert errors[0] == errors[1] and errors[0].startswith("3 bad row(s): ")
+
+
 def test_truncated_file_names_the_file(tmp_path):
     from foldwise import images
 
@@ -121,3 +172,15 @@ def test_truncated_file_names_the_file(tmp_path):
     path.write_bytes(path.read_bytes()[:300])
     with pytest.raises(FoldwiseError, match="x.jpg: cannot decode image"):
         images.read_sample([str(path)], 3)
+
+
+@pytest.mark.parametrize("bits", [12, 16])
+def test_16_bit_files_are_scaled_by_their_bit_depth(tmp_path, bits):
+    from foldwise import images
+
+    top = 2**bits - 1
+    values = np.array([[0, top // 4, top // 2, top]], np.uint16).repeat(4, axis=0)
+    Image.fromarray(values).save(tmp_path / "deep.png")
+    assert Image.open(tmp_path / "deep.png").mode == "I;16"
+    pixels = images.read_file(tmp_path / "deep.png", 1)
+    assert pixels.dtype == np.uint8 and pixels[0, :, 0].tolist() == [0, 64, 127, 255]

@@ -2,6 +2,12 @@
 
 Pillow decodes (it raises on truncated files, where OpenCV would warn and return garbage);
 every failure becomes a ``FoldwiseError`` that names the file.
+
+16-bit files are scaled to 0..255 by the largest value of their bit depth. Many cameras and
+microscopes store 12-bit samples in 16-bit files, and PNG's sBIT chunk, which would say so, is
+not read by Pillow: a 16-bit image whose values all fit in 12 bits is therefore read as 12-bit
+data (4095 -> 255). The price: a true 16-bit image so dark that it never exceeds 4095 is
+brightened 16 times.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from foldwise import FoldwiseError
 
 # Pillow mode -> channel count; 16-bit and palette modes are converted to these first.
 MODE_CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4, "CMYK": 4}
+TWELVE_BIT_MAX = 4095  # 16-bit files whose values fit in 12 bits are 12-bit data (see above)
 
 
 def image_path(template: str, sample_id: str) -> Path:
@@ -58,8 +65,9 @@ def _to_uint8(img: Image.Image) -> np.ndarray:
     if img.mode == "1":
         img = img.convert("L")
     array = np.asarray(img)
-    if array.dtype == np.uint16 or img.mode.startswith("I;16"):
-        array = (array.astype(np.uint32) >> 8).astype(np.uint8)
+    if img.mode.startswith("I;16") or array.dtype == np.uint16:
+        top = TWELVE_BIT_MAX if array.max(initial=0) <= TWELVE_BIT_MAX else 65535
+        array = ((array.astype(np.uint32) * 255 + top // 2) // top).astype(np.uint8)  # rounded
     elif array.dtype != np.uint8:
         low, high = float(array.min()), float(array.max())
         array = ((array - low) / max(high - low, 1e-12) * 255).round().astype(np.uint8)

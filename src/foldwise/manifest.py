@@ -6,12 +6,14 @@ class (NaN for test rows). Class order is that of train.csv; ``attrs["channels"]
 the input channels.
 
 Validation reports every bad row at once, each with its file and CSV line, then either
-fails or, with ``drop_bad_rows``, drops them and logs what was dropped.
+fails or, with ``drop_bad_rows``, drops them and logs what was dropped. Bad test rows are
+never dropped: the submission needs every test id.
 """
 
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,33 +65,59 @@ class Problems:
     def add(self, file: str, index: int, sample_id, reason: str) -> None:
         self.rows.append((file, int(index) + 2, str(sample_id), reason))  # +2: header, 1-based lines
 
-    def summary(self) -> str:
+    def summary(self, advice: str) -> str:
         listed = "; ".join(f"{f} line {line} (id {i!r}): {r}" for f, line, i, r in self.rows[:MAX_LISTED])
         more = f"; ... and {len(self.rows) - MAX_LISTED} more (see the log)" if len(self.rows) > MAX_LISTED else ""
-        return (f"{len(self.rows)} bad row(s): {listed}{more}. Fix them, or set manifest.drop_bad_rows: true "
-                "to drop them")
+        return f"{len(self.rows)} bad row(s): {listed}{more}. {advice}"
 
 
-def read_csv(path: str, what: str) -> pd.DataFrame:
+def read_csv(path: str, what: str, id_column: str) -> pd.DataFrame:
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False)
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except FileNotFoundError:
         raise FoldwiseError(f"{path}: {what} CSV not found (dataset.{what} in the config)") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise FoldwiseError(f"{path}: cannot parse {what} CSV ({error})") from None
+    if id_column not in table.columns:
+        raise FoldwiseError(f"{path}: id column {id_column!r} not found (columns: {list(table.columns)}); "
+                            "set dataset.id_column")
+    return table
 
 
-def class_names(train: pd.DataFrame, spec: Dataset) -> list[str]:
-    """Classes in train.csv order: its 0/1 columns, or 0..num_classes-1 for an index-list column."""
+def class_names(train: pd.DataFrame, test: pd.DataFrame, spec: Dataset) -> list[str]:
+    """Classes in train.csv order: its 0/1 columns, or 0..num_classes-1 for an index-list column.
+
+    A column of train.csv that holds no label in any row (a comment, a size) is one error that
+    names it, with the classes the test CSV names, instead of one error per row.
+    """
     if spec.label_column:
         if not spec.num_classes:
             raise FoldwiseError("dataset.num_classes is required with dataset.label_column")
         return [str(i) for i in range(spec.num_classes)]
     skip = {spec.id_column, spec.group_column}
     classes = [c for c in train.columns if c not in skip]
+    not_labels = [c for c in classes if len(train) and not _is_label(train[c]).any()]
+    if not_labels:
+        expected = [c for c in test.columns if c != spec.id_column]  # a sample_submission.csv names the classes
+        if expected:
+            lacking = [c for c in expected if c not in train.columns]
+            named = f"the test CSV names the classes {expected}" + (f", train lacks {lacking}" if lacking else "")
+        else:
+            named = f"the other columns, {[c for c in classes if c not in not_labels]}, would be the classes"
+        listed = ", ".join(f"{c!r} (first values {', '.join(_first_values(train[c]))})" for c in not_labels)
+        raise FoldwiseError(f"{spec.train}: column(s) {listed} hold no 0/1 label in any row; {named}")
     if len(classes) < 2:
         raise FoldwiseError(f"{spec.train}: needs one 0/1 column per class besides {spec.id_column!r}, found {classes}")
     return classes
+
+
+def _is_label(column: pd.Series) -> pd.Series:
+    """Which values of a 0/1 class column are labels: numbers in [0, 1]."""
+    return pd.to_numeric(column, errors="coerce").between(0, 1)
+
+
+def _first_values(column: pd.Series, count: int = 3) -> list[str]:
+    return [repr(v) for v in list(dict.fromkeys(column))[:count]]
 
 
 def parse_labels(table: pd.DataFrame, file: str, spec: Dataset, classes: list[str], problems: Problems) -> np.ndarray:
@@ -99,7 +127,12 @@ def parse_labels(table: pd.DataFrame, file: str, spec: Dataset, classes: list[st
     if spec.label_column:
         if spec.label_column not in table.columns:
             raise FoldwiseError(f"{file}: label column {spec.label_column!r} not found (columns: {list(table.columns)})")
-        for i, text in enumerate(table[spec.label_column]):
+        column = table[spec.label_column]
+        if len(table) and not column.str.fullmatch(r"\s*\d+(\s+\d+)*\s*").any():
+            raise FoldwiseError(f"{file}: label column {spec.label_column!r} holds no list of class indices in any "
+                                f"row (first values {', '.join(_first_values(column))}); dataset.num_classes "
+                                f"{len(classes)} expects space-separated indices 0..{len(classes) - 1}")
+        for i, text in enumerate(column):
             try:
                 indices = [int(t) for t in text.split()]
             except ValueError:
@@ -130,31 +163,40 @@ def parse_labels(table: pd.DataFrame, file: str, spec: Dataset, classes: list[st
 
 
 def check_images(table: pd.DataFrame, file: str, templates: dict[str, str], channels: int,
-                 problems: Problems) -> dict[str, list[str]]:
-    """Resolve every image path and check that it exists and has the expected channel count."""
+                 problems: Problems, threads: int = 1) -> dict[str, list[str]]:
+    """Resolve every image path and check that it exists and has the expected channel count.
+
+    Headers are read by ``threads`` threads: on a network file system each read waits for the
+    server, not the CPU. Results, and the order of the problems found, do not depend on it.
+    """
     per_file = channels if len(templates) == 1 else 1
+    jobs = [(i, sample_id, name, template) for i, sample_id in enumerate(table["id"])
+            for name, template in templates.items()]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        checked = list(pool.map(lambda job: _check_image(job[1], job[3], per_file), jobs))  # in the order of jobs
     paths: dict[str, list[str]] = {name: [] for name in templates}
-    for i, sample_id in enumerate(table["id"]):
-        for name, template in templates.items():
-            try:
-                path = images.image_path(template, sample_id)
-                found, _ = images.header_channels(path)
-                if found != per_file:
-                    raise FoldwiseError(f"{path}: image has {found} channel(s), the config expects {per_file}")
-            except FoldwiseError as error:
-                problems.add(file, i, sample_id, str(error))
-                path = ""
-            paths[name].append(str(path))
+    for (i, sample_id, name, _), (path, error) in zip(jobs, checked):
+        if error:
+            problems.add(file, i, sample_id, error)
+        paths[name].append(path)
     return paths
 
 
-def read_split(spec: Dataset, split: str, csv: str, templates: dict[str, str], classes: list[str],
-               problems: Problems) -> pd.DataFrame:
-    """Validated rows of one CSV as manifest rows (bad rows flagged by ``problems``)."""
-    table = read_csv(csv, split)
-    if spec.id_column not in table.columns:
-        raise FoldwiseError(f"{csv}: id column {spec.id_column!r} not found (columns: {list(table.columns)}); "
-                            "set dataset.id_column")
+def _check_image(sample_id: str, template: str, channels: int) -> tuple[str, str | None]:
+    """(path, None) for a readable image of ``channels`` channels, else ("", the reason)."""
+    try:
+        path = images.image_path(template, sample_id)
+        found, _ = images.header_channels(path)
+        if found != channels:
+            raise FoldwiseError(f"{path}: image has {found} channel(s), the config expects {channels}")
+    except FoldwiseError as error:
+        return "", str(error)
+    return str(path), None
+
+
+def read_split(spec: Dataset, split: str, csv: str, table: pd.DataFrame, templates: dict[str, str],
+               classes: list[str], problems: Problems, threads: int = 1) -> pd.DataFrame:
+    """Validated rows of one CSV (``table``, read from ``csv``) as manifest rows (bad rows flagged by ``problems``)."""
     out = pd.DataFrame({"id": table[spec.id_column].str.strip(), "split": split})
     for i in np.flatnonzero(out.id == ""):
         problems.add(csv, i, "", "empty id")
@@ -164,7 +206,7 @@ def read_split(spec: Dataset, split: str, csv: str, templates: dict[str, str], c
         if spec.group_column not in table.columns:
             raise FoldwiseError(f"{csv}: group column {spec.group_column!r} not found")
         out["group"] = table[spec.group_column]
-    paths = check_images(out, csv, templates, len(spec.channel_names), problems)
+    paths = check_images(out, csv, templates, len(spec.channel_names), problems, threads)
     for name, column in paths.items():
         out[f"path:{name}"] = column
     labels = (parse_labels(table, csv, spec, classes, problems) if split != "test"
@@ -175,20 +217,22 @@ def read_split(spec: Dataset, split: str, csv: str, templates: dict[str, str], c
     return out
 
 
-def build(spec: Dataset, drop_bad_rows: bool = False) -> pd.DataFrame:
-    """Read, validate and index train, test and (optional) external samples."""
+def build(spec: Dataset, drop_bad_rows: bool = False, threads: int = 1) -> pd.DataFrame:
+    """Read, validate and index train, test and (optional) external samples; ``threads`` read image headers."""
     problems = Problems()
-    train_csv = read_csv(spec.train, "train")
-    classes = class_names(train_csv, spec)
-    parts = [read_split(spec, "train", spec.train, spec.templates, classes, problems),
-             read_split(spec, "test", spec.test, spec.templates, classes, problems)]
+    train, test = read_csv(spec.train, "train", spec.id_column), read_csv(spec.test, "test", spec.id_column)
+    classes = class_names(train, test, spec)
+    parts = [read_split(spec, "train", spec.train, train, spec.templates, classes, problems, threads),
+             read_split(spec, "test", spec.test, test, spec.templates, classes, problems, threads)]
     if spec.external:
         ext_templates = spec.external["images"]
         ext_templates = dict(ext_templates) if isinstance(ext_templates, dict) else {"image": ext_templates}
         if set(ext_templates) != set(spec.templates):
             raise FoldwiseError(f"dataset.external.images names files {sorted(ext_templates)}, "
                                 f"dataset.images names {sorted(spec.templates)}")
-        parts.append(read_split(spec, "external", spec.external["train"], ext_templates, classes, problems))
+        external = read_csv(spec.external["train"], "external", spec.id_column)
+        parts.append(read_split(spec, "external", spec.external["train"], external, ext_templates, classes, problems,
+                                threads))
     table = pd.concat(parts, ignore_index=True)
 
     seen = table[table.split != "test"].id
@@ -200,8 +244,14 @@ def build(spec: Dataset, drop_bad_rows: bool = False) -> pd.DataFrame:
     if problems.rows:
         for file, line, sample_id, reason in problems.rows:
             log.warning("%s line %d (id %r): %s", file, line, sample_id, reason)
+        # a submission must hold every test id: bad test rows are never dropped
+        bad_test = Problems([row for row in problems.rows if row[0] == spec.test])
+        if drop_bad_rows and bad_test.rows:
+            raise FoldwiseError(bad_test.summary("manifest.drop_bad_rows cannot drop test rows: the submission "
+                                                 "needs every test id. Fix them"))
         if not drop_bad_rows:
-            raise FoldwiseError(problems.summary())
+            raise FoldwiseError(problems.summary("Fix them" if bad_test.rows else
+                                                 "Fix them, or set manifest.drop_bad_rows: true to drop them"))
         bad = {(f, line) for f, line, _, _ in problems.rows}
         keep = [(f, line) not in bad for f, line in zip(table._file, table._line)]
         log.warning("dropping %d bad row(s) (manifest.drop_bad_rows: true)", len(table) - sum(keep))

@@ -102,6 +102,17 @@ def pretrained_weights():
     return {"weights": pretrained} if pretrained else {}
 
 
+def train_duplicates(wildcards):
+    """Near-duplicate pairs of training rows, which must share a fold (dedup.group_train_duplicates).
+
+    Taken from the dedup checkpoint, like the kept external rows: a new threshold that finds the
+    same pairs then reruns no fold split, and so no training.
+    """
+    if not config["dedup"]["group_train_duplicates"]:
+        return []
+    return checkpoints.dedup_external.get().output.train_duplicates
+
+
 def training_inputs(wildcards):
     """Distillation trains on the soft labels; both stages add the kept external rows and the
     pretrained weights."""

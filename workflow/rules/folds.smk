@@ -1,9 +1,11 @@
 # Fold assignment of every training row.
 
 
+
 rule split_folds:
     input:
         manifest=rules.build_manifest.output.manifest,
+        duplicates=train_duplicates,
     output:
         folds="results/data/folds.parquet",
     log:
