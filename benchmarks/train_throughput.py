@@ -198,8 +198,7 @@ def measure_data_path(cfg: train.TrainConfig, images: np.ndarray, device: torch.
     dataset = train.CachedImages(images, rows, np.zeros((len(rows), 1), np.float32), augment.create(cfg.augment, seed=0))
     result = {"workers": cfg.num_workers}
     for key, workers in (("images_per_s_1_worker", 1), ("images_per_s_all_workers", cfg.num_workers)):
-        loader = train.make_loader(dataset, train.EpochSampler(len(dataset), seed=0), cfg.batch_size, True, workers,
-                                   device)
+        loader = train.make_loader(dataset, train.EpochSampler(len(dataset), seed=0), cfg.batch_size, workers, device)
         result[key] = loader_rate(loader, steps, warmup)
     return result
 

@@ -2,6 +2,8 @@
 are reproducible from a seed, and do not depend on which DataLoader worker draws them."""
 
 import collections
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -68,9 +70,8 @@ def epoch_batches(num_workers, epoch=0, seed=1):
     images = np.repeat(np.arange(144, dtype=np.uint8).reshape(1, 12, 12, 1), 16, axis=0)
     dataset = train.CachedImages(images, np.arange(16), np.zeros((16, 1)),
                                  augment.create([{"name": "RandomCrop", "height": 4, "width": 4}]))
-    sampler = train.EpochSampler(len(dataset), seed)
-    sampler.set_epoch(epoch)
-    loader = train.make_loader(dataset, sampler, 4, True, num_workers, torch.device("cpu"))
+    sampler = train.EpochSampler(len(dataset), seed, range(epoch, epoch + 1))
+    loader = train.make_loader(dataset, sampler, 4, num_workers, torch.device("cpu"))
     return [x for x, _ in loader]
 
 
@@ -88,3 +89,32 @@ def test_crops_depend_on_the_epoch_not_on_the_number_of_workers():
     for serial, parallel in zip(epoch_batches(num_workers=0), epoch_batches(num_workers=2)):
         assert torch.equal(serial, parallel)
     assert not all(torch.equal(a, b) for a, b in zip(epoch_batches(0, epoch=0), epoch_batches(0, epoch=1)))
+
+
+def test_one_stream_over_epochs_repeats_each_epoch_alone():
+    """The stream that lets workers prefetch across epochs holds exactly the epochs' own samples,
+    so a run resumed at epoch 2 sees what an uninterrupted one sees there."""
+    whole = list(train.EpochSampler(10, seed=3, epochs=range(0, 3), per_epoch=8))
+    assert len(whole) == 24
+    for epoch in range(3):
+        alone = list(train.EpochSampler(10, seed=3, epochs=range(epoch, epoch + 1), per_epoch=8))
+        assert whole[8 * epoch : 8 * (epoch + 1)] == alone
+        assert len({i for i, _ in alone}) == 8  # a permutation, cut to whole batches
+    assert whole[:8] != whole[8:16]
+
+
+def test_workers_start_after_the_parent_used_opencv_threads(tmp_path):
+    """A forked worker must not touch OpenCV's thread pool configuration: after the parent ran a
+    parallel OpenCV op, ``cv2.setNumThreads`` in a worker hung every GPU benchmark run."""
+    script = tmp_path / "fork.py"
+    script.write_text(
+        "import cv2, numpy as np, torch\n"
+        "from foldwise import augment, train\n"
+        "big = np.random.rand(3000, 3000, 3).astype(np.float32)\n"
+        "cv2.resize(big, (2000, 2000), interpolation=cv2.INTER_CUBIC)  # starts OpenCV's pool\n"
+        "images = np.zeros((8, 16, 16, 3), np.uint8)\n"
+        "data = train.CachedImages(images, np.arange(8), np.zeros((8, 1)), augment.create([{'name': 'HorizontalFlip'}]))\n"
+        "loader = train.make_loader(data, train.EpochSampler(8, 0), 4, 2, torch.device('cpu'))\n"
+        "print(len(list(loader)), 'batches')\n")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "2 batches" in run.stdout, run.stderr[-2000:]

@@ -149,31 +149,38 @@ class CachedImages(Dataset):
 
 
 class EpochSampler(Sampler):
-    """Each epoch, a permutation of ``n`` samples, each paired with its own augmentation seed,
-    both drawn from (seed, epoch). Call ``set_epoch`` before iterating; it works with
-    persistent workers because the sampler runs in the main process."""
+    """The samples of ``epochs`` in one stream: per epoch, the first ``per_epoch`` (default all)
+    of a permutation of ``n`` samples, each paired with its own augmentation seed, both drawn
+    from (seed, epoch).
 
-    def __init__(self, n: int, seed: int):
-        self.n, self.seed, self.epoch = n, seed, 0
+    One stream over all epochs lets the DataLoader workers prefetch the next epoch's first
+    batches while this epoch ends and validation runs, instead of starting cold every epoch.
+    """
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    def __init__(self, n: int, seed: int, epochs: range = range(1), per_epoch: int | None = None):
+        self.n, self.seed, self.epochs = n, seed, epochs
+        self.per_epoch = n if per_epoch is None else per_epoch
 
     def __len__(self) -> int:
-        return self.n
+        return len(self.epochs) * self.per_epoch
 
     def __iter__(self):
-        rng = np.random.default_rng([self.seed, self.epoch])
-        order, seeds = rng.permutation(self.n), rng.integers(0, 2**32, self.n)
-        return iter(zip(order.tolist(), seeds.tolist()))
+        for epoch in self.epochs:
+            rng = np.random.default_rng([self.seed, epoch])
+            order, seeds = rng.permutation(self.n), rng.integers(0, 2**32, self.n)
+            yield from zip(order[: self.per_epoch].tolist(), seeds[: self.per_epoch].tolist())
 
 
-def make_loader(dataset: Dataset, sampler: Sampler, batch_size: int, drop_last: bool, num_workers: int,
+def make_loader(dataset: Dataset, sampler: Sampler, batch_size: int, num_workers: int,
                 device: torch.device) -> DataLoader:
-    """The training DataLoader: workers persist across epochs and prefetch; pinned memory on a GPU."""
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last, num_workers=num_workers,
-                      pin_memory=device.type == "cuda", persistent_workers=num_workers > 0,
-                      prefetch_factor=4 if num_workers > 0 else None)
+    """The training DataLoader: workers prefetching, pinned memory on a GPU.
+
+    No OpenCV thread setting in the workers: ``cv2.setNumThreads`` in a forked worker, after the
+    parent has used OpenCV's thread pool, waits forever for the parent's pool threads
+    (tests/test_augment.py reproduces it).
+    """
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
+                      pin_memory=device.type == "cuda", prefetch_factor=4 if num_workers > 0 else None)
 
 
 def resolve_workers(num_workers: int | None, device: torch.device) -> int:
@@ -278,12 +285,12 @@ def train_fold(cfg: TrainConfig, data: FoldData, images: np.ndarray, stats: dict
     dataset = CachedImages(images, data.train_rows, data.train_targets, augment.create(cfg.augment))
     if len(dataset) == 0:
         raise FoldwiseError(f"{name}: the training set is empty")
-    drop_last = len(dataset) > cfg.batch_size  # a final batch of one breaks BatchNorm
-    batches = len(dataset) // cfg.batch_size if drop_last else 1
-    accumulate = min(cfg.accumulate, batches)
-    updates_per_epoch = batches // accumulate
-    sampler = EpochSampler(len(dataset), seed)
-    loader = make_loader(dataset, sampler, cfg.batch_size, drop_last, resolve_workers(cfg.num_workers, device), device)
+    # whole batches only (a final batch of one breaks BatchNorm), and whole accumulation groups;
+    # a training set smaller than a batch is one batch
+    batch_size = min(cfg.batch_size, len(dataset))
+    accumulate = min(cfg.accumulate, len(dataset) // batch_size)
+    updates_per_epoch = len(dataset) // batch_size // accumulate
+    steps_per_epoch = updates_per_epoch * accumulate
     normalize = predict.Normalize(stats["mean"], stats["std"]).to(device)
 
     # -- model, optimizer, schedule ----------------------------------------------------------
@@ -311,16 +318,16 @@ def train_fold(cfg: TrainConfig, data: FoldData, images: np.ndarray, stats: dict
         log.info("%s: resuming from %s after epoch %d", name, checkpoint, state["epoch"] + 1)
 
     # -- epoch loop --------------------------------------------------------------------------
+    sampler = EpochSampler(len(dataset), seed, range(start_epoch, cfg.epochs), steps_per_epoch * batch_size)
+    stream = iter(make_loader(dataset, sampler, batch_size, resolve_workers(cfg.num_workers, device), device))
     for epoch in range(start_epoch, cfg.epochs):
         torch.manual_seed(seed * 100_003 + epoch)  # dropout of this epoch
-        sampler.set_epoch(epoch)  # order and augmentation of this epoch
         model.train()
         started, seen, update = time.perf_counter(), 0, 0
         loss_sum = torch.zeros((), device=device)  # summed on the device: no sync per step
         optimizer.zero_grad(set_to_none=True)
-        for step, (x, y) in enumerate(loader):
-            if step >= updates_per_epoch * accumulate:
-                break  # the last batches that would make a partial update
+        for step in range(steps_per_epoch):
+            x, y = next(stream)
             x = normalize(x.to(device, non_blocking=True))
             if cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
