@@ -25,3 +25,10 @@ def test_distilled_and_mixed_cv_say_they_are_optimistic():
     for stage in ("distill", "mix"):
         caveat = distill.cv_caveat(stage)
         assert caveat["biased"] and "optimistic" in caveat["note"]
+
+
+def test_nested_teachers_never_see_the_left_out_fold():
+    folds = pd.DataFrame({"id": list("abcdef"), "fold": [0, 1, 2, 0, 1, 2]})
+    assert distill.teacher_folds(folds, "base") is folds
+    assert distill.teacher_folds(folds, "nested1").id.tolist() == ["a", "c", "d", "f"]
+    assert distill.cv_caveat("distill", teachers="nested") == {"biased": False}

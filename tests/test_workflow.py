@@ -128,6 +128,17 @@ def test_new_alpha_reruns_only_the_distill_side(workdir, tmp_path):
     assert "wildcards: stage=base" not in dry.stdout
 
 
+def test_nested_teachers_retrain_only_the_distill_side_from_teachers_blind_to_its_fold(workdir, tmp_path):
+    dry = snakemake(workdir, "-n", configs=[override(tmp_path, "nested", {"distill": {"teachers": "nested"}})])
+    jobs = planned_jobs(dry.stdout)
+    teachers = sorted(w for rule, w in jobs if rule == "train_fold" and w.startswith("stage=nested"))
+    # one teacher per (left-out fold f, validation fold g != f): K(K-1) more models
+    assert teachers == sorted(f"stage=nested{f}, fold={g}" for f in range(K) for g in range(K) if g != f)
+    assert [w for rule, w in jobs if rule == "train_fold" and w.startswith("stage=base")] == []
+    counts = job_counts(dry.stdout)
+    assert counts["make_nested_soft_labels"] == K and "make_soft_labels" not in counts
+
+
 def test_settings_that_cannot_change_weights_rerun_nothing(workdir, tmp_path):
     system = {"train": {"threads": 2, "num_workers": 1, "eval_batch_size": 5}}
     assert "Nothing to be done" in snakemake(workdir, "-n", configs=[override(tmp_path, "system", system)]).stdout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from foldwise import FoldwiseError
@@ -28,11 +30,21 @@ def soft_labels(hard: pd.DataFrame, oof: pd.DataFrame, alpha: float, id_col: str
     return out
 
 
-def cv_caveat(stage: str) -> dict:
-    """What the scores JSON of ``stage`` says about its own bias. The distilled models' (and so
-    the mix's) CV is optimistic: fold f's distilled model trains on soft labels made by base
-    models that saw fold f's labels, so its validation rows leak into its targets."""
-    if stage == "base":
+def teacher_folds(folds: pd.DataFrame, stage: str) -> pd.DataFrame:
+    """The fold table a stage trains on. ``nested{f}`` (``distill.teachers: nested``) is the base
+    recipe without fold f: its models, one per other fold g, train on neither f nor g, so the
+    soft labels they give fold f's distilled model never saw fold f's labels."""
+    outer = re.fullmatch(r"nested(\d+)", stage)
+    return folds if outer is None else folds[folds.fold != int(outer[1])]
+
+
+def cv_caveat(stage: str, teachers: str = "oof") -> dict:
+    """What the scores JSON of ``stage`` says about its own bias. With ``oof`` teachers the
+    distilled models' (and so the mix's) CV is optimistic: fold f's distilled model trains on
+    soft labels made by base models that saw fold f's labels, so its validation rows leak into
+    its targets. ``nested`` teachers remove the leak at the cost of K(K-1) more models."""
+    if stage == "base" or teachers == "nested":
         return {"biased": False}
     return {"biased": True, "note": "optimistic: the soft labels of this fold's training rows come from base "
-                                    "models that were trained on this fold's validation labels"}
+                                    "models that were trained on this fold's validation labels; "
+                                    "distill.teachers: nested gives an unbiased figure"}

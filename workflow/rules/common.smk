@@ -28,7 +28,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [str(LIBRARY.parent), 
 
 
 wildcard_constraints:
-    stage="|".join(STAGES),
+    stage=r"base|distill|nested\d+",  # nested{f}: a teacher trained without fold f
     fold=r"\d+",
     size=r"\d+x\d+",
     suffix="|_distill",
@@ -118,7 +118,9 @@ def training_inputs(wildcards):
     pretrained weights."""
     inputs = {"external_kept": kept_external(wildcards) if config["dedup"]["use_external"] else [],
               **pretrained_weights()}
-    if wildcards.stage == "distill":
+    if wildcards.stage == "distill" and config["distill"]["teachers"] == "nested":
+        inputs["soft_labels"] = rules.make_nested_soft_labels.output.labels.format(fold=wildcards.fold)
+    elif wildcards.stage == "distill":
         inputs["soft_labels"] = rules.make_soft_labels.output.labels
     return inputs
 
@@ -130,3 +132,10 @@ def final_outputs():
         outputs += [rules.write_labels.output.labels]
     return outputs
 
+
+
+def nested_teacher_oof(wildcards):
+    """OOF predictions for distilled fold f from the teachers trained without fold f: one model
+    per other fold g, predicting g."""
+    outer = int(wildcards.fold)
+    return expand(rules.predict_oof.output.oof, stage=f"nested{outer}", fold=[g for g in FOLDS if g != outer])

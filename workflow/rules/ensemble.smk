@@ -40,6 +40,7 @@ rule mix_submissions:
         id_column=DATASET["id_column"],
         ensemble=config["ensemble"],
         metric=config["train"]["metric"],
+        teachers=config["distill"]["teachers"],
         code=code_hash("ensemble", "metrics", "scores", "distill"),
     conda:
         "../../envs/foldwise.yaml"

@@ -63,6 +63,7 @@ rule collect_oof:
         "results/benchmarks/collect_oof/{stage}.tsv"
     params:
         metric=config["train"]["metric"],
+        teachers=config["distill"]["teachers"],
         code=code_hash("metrics", "scores", "distill"),
     conda:
         "../../envs/foldwise.yaml"
@@ -81,6 +82,29 @@ rule make_soft_labels:
         "results/logs/make_soft_labels.log",
     benchmark:
         "results/benchmarks/make_soft_labels.tsv"
+    params:
+        alpha=config["distill"]["alpha"],
+        code=code_hash("distill", "manifest"),
+    conda:
+        "../../envs/foldwise.yaml"
+    script:
+        "../scripts/make_soft_labels.py"
+
+
+# distill.teachers: nested. K(K-1) more models: each fold's distilled model learns from teachers
+# that never saw its validation labels, so the distilled CV is not optimistic.
+rule make_nested_soft_labels:
+    input:
+        oof=nested_teacher_oof,
+        manifest=rules.build_manifest.output.manifest,
+        folds=rules.split_folds.output.folds,
+        external_kept=kept_external,
+    output:
+        labels="results/soft_labels/fold{fold}.parquet",
+    log:
+        "results/logs/make_nested_soft_labels/fold{fold}.log",
+    benchmark:
+        "results/benchmarks/make_nested_soft_labels/fold{fold}.tsv"
     params:
         alpha=config["distill"]["alpha"],
         code=code_hash("distill", "manifest"),

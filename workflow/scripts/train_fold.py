@@ -1,14 +1,16 @@
-"""Train one fold of one stage (base: hard labels; distill: soft labels) on a free device."""
+"""Train one fold of one stage on a free device: base (hard labels), distill (soft labels) or a
+nested teacher (nested{f}: the base recipe without fold f)."""
 
 import torch
 
-from foldwise import artifacts, cache, devices, train
+from foldwise import artifacts, cache, devices, distill, train
 
 with artifacts.script_log(snakemake.log[0]) as log:
     stage, fold = snakemake.wildcards.stage, int(snakemake.wildcards.fold)
     read = artifacts.read_table
     data = train.prepare_fold(
-        read(snakemake.input.manifest), read(snakemake.input.index[0]), read(snakemake.input.folds), fold,
+        read(snakemake.input.manifest), read(snakemake.input.index[0]),
+        distill.teacher_folds(read(snakemake.input.folds), stage), fold,
         soft_labels=read(snakemake.input.soft_labels) if stage == "distill" else None,
         external_kept=read(snakemake.input.external_kept) if snakemake.input.external_kept else None,
     )
