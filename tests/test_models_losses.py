@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import timm
 import torch
@@ -49,6 +51,26 @@ def test_focal_loss_matches_formula_and_gamma_zero_is_bce():
     assert torch.allclose(losses.create("focal")(logits, target), expected, atol=1e-6)
     bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
     assert torch.allclose(losses.create("focal", focal_gamma=0.0)(logits, target), bce)
+
+
+def test_focal_loss_on_soft_targets_matches_a_hand_computation():
+    # logit 0 (p 0.5) for target 0.3, logit ln 3 (p 0.75) for target 0.8; gamma 2
+    logits, target = torch.tensor([[0.0, math.log(3.0)]]), torch.tensor([[0.3, 0.8]])
+    bce = [math.log(2.0), -(0.8 * math.log(0.75) + 0.2 * math.log(0.25))]
+    expected = sum((1 - math.exp(-b)) ** 2 * b for b in bce) / 2  # p_t = exp(-bce), the target's share
+    assert losses.create("focal")(logits, target).item() == pytest.approx(expected, rel=1e-5)
+    assert expected == pytest.approx(0.12682, abs=1e-4)
+
+
+def test_lovasz_hinge_of_a_mixed_case_matches_a_hand_computation():
+    # labels 1, 0, 1 with logits 2, 0.5, -1: hinge errors -1, 1.5, 2; sorted 2 (pos), 1.5 (neg), -1 (pos);
+    # Jaccard losses after each: 1/2, 2/3, 1, so gradients 1/2, 1/6, 1/3; loss 2/2 + 1.5/6 + 0 = 1.25
+    logits, target = torch.tensor([[2.0], [0.5], [-1.0]]), torch.tensor([[1.0], [0.0], [1.0]])
+    assert losses.create("lovasz")(logits, target).item() == pytest.approx(1.25)
+    # a second class, labels 0, 1, 0 with logits -2, -0.5, 1: the same errors, now sorted neg, pos,
+    # neg; Jaccard losses 1/2, 1, 1, gradients 1/2, 1/2, 0: loss 1 + 0.75. Classes are averaged.
+    two = torch.cat([logits, -logits], 1), torch.cat([target, 1 - target], 1)
+    assert losses.create("lovasz")(*two).item() == pytest.approx((1.25 + 1.75) / 2)
 
 
 def test_lovasz_hinge_is_zero_when_every_margin_exceeds_one_and_sums_weigh():

@@ -16,8 +16,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.workflow
 
-SMALL = {"train": {"model": "test_resnet", "epochs": 1, "threads": 1, "num_workers": 0, "batch_size": 16},
+# compile off: on a CPU torch.compile alone would take longer than the whole run
+SMALL = {"train": {"model": "test_resnet", "epochs": 1, "threads": 1, "num_workers": 0, "batch_size": 16,
+                   "compile": False},
          "threads": 1}
+
+
+def preset_augment(preset: str, crop: int) -> list[dict]:
+    """The preset's own augmentation list, its random crop scaled down to ``crop`` pixels."""
+    entries = yaml.safe_load((ROOT / "config/presets" / preset).read_text())["train"]["augment"]
+    return [{**e, "height": crop, "width": crop} if e["name"] == "RandomCrop" else e for e in entries]
 
 
 def run(tmp_path: Path, preset: str, overrides: dict) -> Path:
@@ -47,8 +55,7 @@ def test_hpa_2018_preset(tmp_path):
     overrides = {**SMALL, "demo": {"layout": "hpa", "train_size": 150, "test_size": 20, "external_size": 10,
                                    "image_size": [48, 48]},
                  "cache": {"size": [48, 48]},
-                 "train": {**SMALL["train"], "augment": [{"name": "RandomCrop", "height": 40, "width": 40},
-                                                         {"name": "HorizontalFlip", "p": 0.5}]},
+                 "train": {**SMALL["train"], "augment": preset_augment("hpa_2018.yaml", crop=40)},
                  "predict": {"crop": {"size": [40, 40], "count": 2}, "batch_size": 64}}
     results = run(tmp_path, "hpa_2018.yaml", overrides)
     labels = pd.read_csv(results / "submission_labels.csv", dtype=str)

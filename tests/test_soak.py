@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,6 +87,15 @@ def test_killed_three_times_ends_like_an_uninterrupted_run(tmp_path):
     for name in DETERMINISTIC:
         assert (reference / name).read_bytes() == (soaked / name).read_bytes(), name
     for name in ["submission.csv", "submission_distill.csv", "submission_mix.csv"]:
-        pd.testing.assert_frame_equal(pd.read_csv(reference / "results" / name), pd.read_csv(soaked / "results" / name))
+        assert (reference / "results" / name).read_bytes() == (soaked / "results" / name).read_bytes(), name
+    for path in sorted((reference / "results/oof").rglob("*.parquet")):
+        pd.testing.assert_frame_equal(pd.read_parquet(path), pd.read_parquet(soaked / path.relative_to(reference)),
+                                      check_exact=True)
+    models = sorted((reference / "results/models").rglob("model.pt"))
+    assert len(models) == 6
+    for path in models:  # the weights themselves, exactly
+        ours = torch.load(soaked / path.relative_to(reference), weights_only=True)["state_dict"]
+        for key, value in torch.load(path, weights_only=True)["state_dict"].items():
+            assert torch.equal(value, ours[key]), (path, key)
     assert not list((soaked / "results").rglob("*.part")) and not list((soaked / "results").rglob(".*.part.npy"))
     assert not list((soaked / "results/checkpoints").rglob("last.pt"))
