@@ -11,9 +11,10 @@ after warm-up steps (compilation included there), CUDA synchronised around the t
   ours       foldwise's training, ``train.train_fold`` itself, fed by its data path (a uint8
              memmap cache of synthetic images, the config's albumentations, DataLoader
              workers, normalisation on the device): the images/s of its second epoch
-  data_path  augmented images/s the DataLoader delivers alone, with 1 worker and with all
+  data_path  augmented images/s the DataLoader delivers alone, with 1 worker and with all,
+             and per CPU second (one core's worth, whatever else the machine runs)
   naive      the public Plant Pathology 2020 code's way: every sample decoded from a
-             full-resolution 2048x1365 JPEG (one per channel beyond RGB), resized and augmented
+             full-resolution 2048x1365 JPEG (a grayscale one per channel unless RGB, as HPA's), resized, augmented
              per epoch, normalised on the CPU; fp32, NCHW
 
 Logs go to stderr. Nothing is downloaded: models start from random init.
@@ -88,16 +89,16 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def rate(step, steps: int, warmup: int, batch_size: int, device: torch.device) -> float:
-    """Images/s of ``step()`` (one batch each) over ``steps`` calls after ``warmup`` untimed ones."""
+def rate(step, steps: int, warmup: int, batch_size: int, device: torch.device, clock=time.perf_counter) -> float:
+    """Images per second of ``clock`` of ``step()`` (one batch each) over ``steps`` calls after ``warmup`` untimed ones."""
     for _ in range(warmup):
         step()
     synchronize(device)
-    started = time.perf_counter()
+    started = clock()
     for _ in range(steps):
         step()
     synchronize(device)
-    return steps * batch_size / (time.perf_counter() - started)
+    return steps * batch_size / (clock() - started)
 
 
 def whole_bursts(steps: int, warmup: int, workers: int) -> tuple[int, int]:
@@ -193,13 +194,22 @@ def measure_ours(cfg: train.TrainConfig, images: np.ndarray, classes: int, task:
 
 def measure_data_path(cfg: train.TrainConfig, images: np.ndarray, device: torch.device, steps: int,
                       warmup: int) -> dict:
-    """Augmented images/s from the cache through CachedImages and a DataLoader, with 1 worker and with all."""
+    """Augmented images/s from the cache through CachedImages and a DataLoader, with 1 worker and with
+    all; and images per CPU second in this process, what one core delivers however loaded the machine."""
     rows = np.arange(sum(whole_bursts(steps, warmup, cfg.num_workers)) * cfg.batch_size) % len(images)
     dataset = train.CachedImages(images, rows, np.zeros((len(rows), 1), np.float32), augment.create(cfg.augment, seed=0))
     result = {"workers": cfg.num_workers}
     for key, workers in (("images_per_s_1_worker", 1), ("images_per_s_all_workers", cfg.num_workers)):
         loader = train.make_loader(dataset, train.EpochSampler(len(dataset), seed=0), cfg.batch_size, workers, device)
         result[key] = loader_rate(loader, steps, warmup)
+    batches = iter(DataLoader(dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in a DataLoader worker: collation's idle OpenMP threads would count as work
+    try:
+        result["images_per_cpu_s"] = rate(lambda: next(batches), steps, warmup, cfg.batch_size, device,
+                                          time.process_time)
+    finally:
+        torch.set_num_threads(threads)
     return result
 
 
@@ -320,6 +330,7 @@ def main(argv=None) -> dict:
         for phase in args.phases:
             started = time.perf_counter()
             result[phase] = measured[phase]()
+            torch.compiler.reset()  # compiled code holds its model: free it before the next phase's peak
             log.info("%s: %s (%.0f s)", phase, result[phase], time.perf_counter() - started)
     result["ratios"] = {"ours_over_ceiling": ratio(result.get("ours", {}), result.get("ceiling", {})),
                         "ours_over_naive": ratio(result.get("ours", {}), result.get("naive", {}))}
