@@ -293,6 +293,7 @@ def main(argv=None) -> dict:
     classes, task = dataset.get("num_classes") or 4, dataset.get("task") or losses.TASKS.get(first_loss, "multiclass")
     cfg = dataclasses.replace(cfg, loss=losses.for_task(cfg.loss, task))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.set_num_threads(config["train"]["threads"])  # as rule train_fold sets them
     rng = np.random.default_rng(0)
     # the model's input size: the cached size after the configured augmentation (HPA crops 512 of 768)
     train_size = augment.create(cfg.augment, seed=0)(image=photo(rng, size, channels))["image"].shape[:2]
@@ -307,7 +308,8 @@ def main(argv=None) -> dict:
         "albumentations": A.__version__,
         "settings": {"configfiles": args.configfile, "model": cfg.model, "size": list(size),
                      "train_size": list(train_size), "channels": channels, "classes": classes,
-                     "batch_size": cfg.batch_size, "workers": cfg.num_workers, "compile": cfg.compile,
+                     "batch_size": cfg.batch_size, "workers": cfg.num_workers, "threads": torch.get_num_threads(),
+                     "compile": cfg.compile,
                      "precision": str(dtype).removeprefix("torch."), "channels_last": cfg.channels_last,
                      "steps": args.steps, "warmup": args.warmup, "images": args.images,
                      "augment": [entry["name"] for entry in cfg.augment]},
