@@ -202,7 +202,8 @@ def measure_data_path(cfg: train.TrainConfig, images: np.ndarray, device: torch.
     for key, workers in (("images_per_s_1_worker", 1), ("images_per_s_all_workers", cfg.num_workers)):
         loader = train.make_loader(dataset, train.EpochSampler(len(dataset), seed=0), cfg.batch_size, workers, device)
         result[key] = loader_rate(loader, steps, warmup)
-    batches = iter(DataLoader(dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True))
+    batches = iter(train.make_loader(dataset, train.EpochSampler(len(dataset), seed=0), cfg.batch_size, True, 0,
+                                     torch.device("cpu")))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in a DataLoader worker: collation's idle OpenMP threads would count as work
     try:
@@ -294,6 +295,7 @@ def main(argv=None) -> dict:
     cfg = dataclasses.replace(cfg, loss=losses.for_task(cfg.loss, task))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.set_num_threads(config["train"]["threads"])  # as rule train_fold sets them
+    cfg = dataclasses.replace(cfg, num_workers=train.resolve_workers(cfg.num_workers, device))
     rng = np.random.default_rng(0)
     # the model's input size: the cached size after the configured augmentation (HPA crops 512 of 768)
     train_size = augment.create(cfg.augment, seed=0)(image=photo(rng, size, channels))["image"].shape[:2]
