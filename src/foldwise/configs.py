@@ -1,7 +1,8 @@
 """The config as the workflow sees it, without Snakemake: config files laid over each other.
 
-The Snakefile loads ``config/config.yaml``; each ``--configfile`` is then laid over it in
-order. Tools outside the workflow (benchmarks/) read the same config through ``load``.
+The Snakefile loads ``config/config.yaml``; the ``--configfile`` files, merged with each other
+in order, are then laid over it. Tools outside the workflow (benchmarks/) read the same config
+through ``load``.
 """
 
 from __future__ import annotations
@@ -27,9 +28,14 @@ def merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def load(*paths: str | Path) -> dict:
-    """The first YAML file with each later one laid over it: ``load("config/config.yaml", *configfiles)``."""
-    config = {}
-    for path in paths:
-        config = merge(config, yaml.safe_load(Path(path).read_text()) or {})
-    return config
+def read(path: str | Path) -> dict:
+    return yaml.safe_load(Path(path).read_text()) or {}
+
+
+def load(config: str | Path, *configfiles: str | Path) -> dict:
+    """``config`` (the Snakefile's ``configfile:``) with ``configfiles`` over it, combined as snakemake
+    combines them: the --configfile files merged with each other first, then laid over it as one."""
+    overrides = {}
+    for path in configfiles:
+        overrides = merge(overrides, read(path))
+    return merge(read(config), overrides)
