@@ -202,7 +202,7 @@ def measure_data_path(cfg: train.TrainConfig, images: np.ndarray, device: torch.
     for key, workers in (("images_per_s_1_worker", 1), ("images_per_s_all_workers", cfg.num_workers)):
         loader = train.make_loader(dataset, train.EpochSampler(len(dataset), seed=0), cfg.batch_size, workers, device)
         result[key] = loader_rate(loader, steps, warmup)
-    batches = iter(train.make_loader(dataset, train.EpochSampler(len(dataset), seed=0), cfg.batch_size, True, 0,
+    batches = iter(train.make_loader(dataset, train.EpochSampler(len(dataset), seed=0), cfg.batch_size, 0,
                                      torch.device("cpu")))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in a DataLoader worker: collation's idle OpenMP threads would count as work
