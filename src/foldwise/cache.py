@@ -12,9 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
-
-from foldwise import artifacts, images
+from foldwise import artifacts, images, progress
 from foldwise import manifest as manifest_module
 
 
@@ -50,12 +48,12 @@ def build(manifest: pd.DataFrame, channels: int, size: tuple[int, int], images_p
         np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=(len(samples), *size, channels)).flush()
         jobs = [(partial, s, samples[s : s + chunk], channels, tuple(size), transpose_portrait)
                 for s in range(0, len(samples), chunk)]
-        progress = dict(total=len(jobs), desc=f"cache {size[0]}x{size[1]}", unit="chunk", mininterval=5)
+        desc = f"cache {size[0]}x{size[1]}"
         if threads > 1:
             with ProcessPoolExecutor(max_workers=threads) as pool:
-                list(tqdm(pool.map(_fill, jobs), **progress))
+                list(progress.bar(pool.map(_fill, jobs), desc, len(jobs), "chunk"))
         else:
-            for job in tqdm(jobs, **progress):
+            for job in progress.bar(jobs, desc, len(jobs), "chunk"):
                 _fill(job)
         partial.replace(images_path)
     finally:

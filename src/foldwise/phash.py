@@ -12,9 +12,7 @@ import imagehash
 import numpy as np
 import pandas as pd
 from PIL import Image
-from tqdm import tqdm
-
-from foldwise import images
+from foldwise import images, progress
 from foldwise import manifest as manifest_module
 
 HASH_SIZE = 8  # 8x8 DCT bits: one uint64 per channel
@@ -46,12 +44,11 @@ def _hash_sample(args: tuple[list[str], int]) -> np.ndarray:
 def hash_manifest(manifest: pd.DataFrame, channels: list[str], threads: int = 1) -> pd.DataFrame:
     """Hash every sample of the manifest: columns id, split, then ``hash:<channel>`` (uint64)."""
     jobs = [(paths, len(channels)) for paths in manifest_module.paths(manifest)]
-    progress = dict(total=len(jobs), desc="phash", mininterval=5, unit="img")
     if threads > 1:
         with ProcessPoolExecutor(max_workers=threads) as pool:
-            hashes = list(tqdm(pool.map(_hash_sample, jobs, chunksize=16), **progress))
+            hashes = list(progress.bar(pool.map(_hash_sample, jobs, chunksize=16), "phash", len(jobs), "img"))
     else:
-        hashes = [_hash_sample(job) for job in tqdm(jobs, **progress)]
+        hashes = [_hash_sample(job) for job in progress.bar(jobs, "phash", len(jobs), "img")]
     table = np.stack(hashes) if hashes else np.zeros((0, len(channels)), np.uint64)
     out = manifest[["id", "split"]].reset_index(drop=True)
     for i, channel in enumerate(channels):

@@ -13,22 +13,27 @@ from foldwise import FoldwiseError, metrics
 GRID = np.round(np.arange(0.02, 0.981, 0.01), 2)
 
 
-def fit_f1(y_true: np.ndarray, y_score: np.ndarray, grid: np.ndarray = GRID) -> np.ndarray:
-    """Per class, the threshold of ``grid`` that maximises that class's F1 on (y_true, y_score).
+def f1_curves(y_true: np.ndarray, y_score: np.ndarray, grid: np.ndarray = GRID) -> np.ndarray:
+    """Per class, its F1 at every threshold of ``grid``.
 
     Args:
         y_true: (n, classes) 0/1 labels.
         y_score: (n, classes) probabilities.
     Returns:
-        (classes,) thresholds; ties go to the lowest threshold.
+        (classes, len(grid)) F1 scores.
     """
     truth = np.asarray(y_true) >= 0.5
     predicted = y_score[:, :, None] >= grid[None, None, :]  # (n, classes, thresholds)
     tp = (predicted & truth[:, :, None]).sum(axis=0)
     fp = (predicted & ~truth[:, :, None]).sum(axis=0)
     fn = (~predicted & truth[:, :, None]).sum(axis=0)
-    f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
-    return grid[f1.argmax(axis=1)]
+    return 2 * tp / np.maximum(2 * tp + fp + fn, 1)
+
+
+def fit_f1(y_true: np.ndarray, y_score: np.ndarray, grid: np.ndarray = GRID) -> np.ndarray:
+    """Per class, the threshold of ``grid`` that maximises that class's F1 on (y_true, y_score):
+    (classes,) thresholds; ties go to the lowest threshold."""
+    return grid[f1_curves(y_true, y_score, grid).argmax(axis=1)]
 
 
 def match_rates(y_score: np.ndarray, rates: np.ndarray) -> np.ndarray:
