@@ -1,5 +1,6 @@
 # foldwise: the winning Kaggle image-classification recipe as cached stages.
 #   snakemake results/submission_mix.csv --cores 8 --resources gpu=2
+#   snakemake plots --cores 8 --resources gpu=2 --report results/report.html --report-after-run
 # (targets first: --resources takes several values and would swallow a target after it)
 
 import os
@@ -19,9 +20,13 @@ include: "workflow/rules/folds.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/ensemble.smk"
+include: "workflow/rules/report.smk"
 
 
-# cheap table operations run on the submitting host, not as cluster jobs
+report: "workflow/report/workflow.rst"
+
+
+# cheap table operations and the report's plots run on the submitting host, not as cluster jobs
 localrules:
     all,
     fetch_weights,
@@ -31,8 +36,24 @@ localrules:
     write_submission,
     mix_submissions,
     write_labels,
+    plots,
+    tabulate_scores,
+    plot_training_curves,
+    plot_roc,
+    plot_confusion,
+    plot_thresholds,
+    plot_worst_samples,
+    plot_duplicates,
+    tabulate_submission,
 
 
 rule all:
     input:
         final_outputs(),
+
+
+# the report's plots (results/plots/); --report collects those of the jobs of its target
+rule plots:
+    input:
+        report_plots(),
+

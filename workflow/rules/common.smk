@@ -22,6 +22,7 @@ SIZE = "{}x{}".format(*config["cache"]["size"])
 # the competition's file names: submission.csv (base) and submission_distill.csv
 SUBMISSION = {"base": "results/submission.csv", "distill": "results/submission_distill.csv"}
 STAGE_OF = {"": "base", "_distill": "distill"}  # the {suffix} of submission{suffix}.csv
+OOF_STAGES = [*STAGES, "mix"]  # the out-of-fold predictions that the report plots
 LIBRARY = Path(workflow.basedir) / "src" / "foldwise"
 # scripts import foldwise from this checkout, installed or not (conda envs, cluster jobs)
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [str(LIBRARY.parent), os.getenv("PYTHONPATH")])))
@@ -33,6 +34,8 @@ wildcard_constraints:
     size=r"\d+x\d+",
     suffix="|_distill",
     model=r"[\w.-]+",  # a timm model name, possibly with a tag: seresnext50_32x4d.racm_in1k
+    oof="|".join(OOF_STAGES),
+    submission=r"submission(_distill|_mix|_labels)?",
 
 
 def demo_dataset():
@@ -139,3 +142,30 @@ def nested_teacher_oof(wildcards):
     per other fold g, predicting g."""
     outer = int(wildcards.fold)
     return expand(rules.predict_oof.output.oof, stage=f"nested{outer}", fold=[g for g in FOLDS if g != outer])
+
+
+def oof_predictions(wildcards):
+    """The out-of-fold predictions of a stage ({oof} base or distill), or of the mix."""
+    if wildcards.oof == "mix":
+        return rules.mix_submissions.output.oof
+    return expand(rules.collect_oof.output.oof, stage=wildcards.oof)
+
+
+def report_plots():
+    """Every plot of the report, by task. (Identity data would add a retrieval gallery here.)"""
+    submissions = [*SUBMISSION.values(), *(path for path in final_outputs() if path.endswith(".csv"))]
+    plots = [
+        rules.tabulate_scores.output.table,
+        *expand(rules.plot_training_curves.output.curves, stage=STAGES),
+        *expand(rules.plot_roc.output.figure, oof=OOF_STAGES),
+        *expand(rules.plot_worst_samples.output.gallery, stage=STAGES),
+        *expand(rules.tabulate_submission.output.table, submission=[Path(path).stem for path in submissions]),
+    ]
+    if DATASET["task"] == "multiclass":
+        plots += expand(rules.plot_confusion.output.figure, oof=OOF_STAGES)
+    if DATASET["task"] == "multilabel":
+        plots += [rules.plot_thresholds.output.figure]
+    if DATASET.get("external"):
+        plots += [rules.plot_duplicates.output.pairs, rules.plot_duplicates.output.dropped]
+    return plots
+

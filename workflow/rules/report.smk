@@ -1,0 +1,194 @@
+# The report's plots (snakemake plots --report results/report.html): each an artifact of its
+# own rule under results/plots/, so that a new report redraws only what changed. Grouped in
+# the report by category (what) and subcategory (which stage).
+
+
+rule tabulate_scores:
+    input:
+        scores=[*expand(rules.collect_oof.output.score, stage=STAGES), rules.mix_submissions.output.score],
+    output:
+        table=report("results/plots/scores.html", caption="../report/scores.rst", category="Scores"),
+    log:
+        "results/logs/tabulate_scores.log",
+    benchmark:
+        "results/benchmarks/tabulate_scores.tsv"
+    params:
+        code=code_hash("plots", "thresholds"),
+    conda:
+        "../../envs/foldwise.yaml"
+    script:
+        "../scripts/tabulate_scores.py"
+
+
+rule plot_training_curves:
+    input:
+        histories=lambda wildcards: expand(rules.train_fold.output.history, stage=wildcards.stage, fold=FOLDS),
+    output:
+        curves=report(
+            "results/plots/{stage}/training_curves.png",
+            caption="../report/training_curves.rst",
+            category="Training",
+            subcategory="{stage}",
+        ),
+    log:
+        "results/logs/plot_training_curves/{stage}.log",
+    benchmark:
+        "results/benchmarks/plot_training_curves/{stage}.tsv"
+    params:
+        metric=config["train"]["metric"],
+        code=code_hash("plots", "thresholds"),
+    conda:
+        "../../envs/foldwise.yaml"
+    script:
+        "../scripts/plot_training_curves.py"
+
+
+rule plot_roc:
+    input:
+        oof=oof_predictions,
+        manifest=rules.build_manifest.output.manifest,
+    output:
+        figure=report(
+            "results/plots/{oof}/roc.png",
+            caption="../report/roc.rst",
+            category="Out-of-fold",
+            subcategory="{oof}",
+        ),
+    log:
+        "results/logs/plot_roc/{oof}.log",
+    benchmark:
+        "results/benchmarks/plot_roc/{oof}.tsv"
+    params:
+        code=code_hash("plots", "manifest", "thresholds"),
+    conda:
+        "../../envs/foldwise.yaml"
+    script:
+        "../scripts/plot_oof.py"
+
+
+rule plot_confusion:
+    input:
+        oof=oof_predictions,
+        manifest=rules.build_manifest.output.manifest,
+    output:
+        figure=report(
+            "results/plots/{oof}/confusion.png",
+            caption="../report/confusion.rst",
+            category="Out-of-fold",
+            subcategory="{oof}",
+        ),
+    log:
+        "results/logs/plot_confusion/{oof}.log",
+    benchmark:
+        "results/benchmarks/plot_confusion/{oof}.tsv"
+    params:
+        code=code_hash("plots", "manifest", "thresholds"),
+    conda:
+        "../../envs/foldwise.yaml"
+    script:
+        "../scripts/plot_oof.py"
+
+
+rule plot_thresholds:
+    input:
+        oof=rules.mix_submissions.output.oof,
+        thresholds=rules.write_labels.output.thresholds,
+        manifest=rules.build_manifest.output.manifest,
+    output:
+        figure=report(
+            "results/plots/mix/f1_thresholds.png",
+            caption="../report/f1_thresholds.rst",
+            category="Out-of-fold",
+            subcategory="mix",
+        ),
+    log:
+        "results/logs/plot_thresholds.log",
+    benchmark:
+        "results/benchmarks/plot_thresholds.tsv"
+    params:
+        code=code_hash("plots", "manifest", "thresholds"),
+    conda:
+        "../../envs/foldwise.yaml"
+    script:
+        "../scripts/plot_thresholds.py"
+
+
+rule plot_worst_samples:
+    input:
+        oof=rules.collect_oof.output.oof,
+        models=lambda wildcards: expand(rules.train_fold.output.model, stage=wildcards.stage, fold=FOLDS),
+        manifest=rules.build_manifest.output.manifest,
+        images=expand(rules.cache_images.output.images, size=SIZE),
+        index=expand(rules.cache_images.output.index, size=SIZE),
+    output:
+        gallery=report(
+            "results/plots/{stage}/worst_samples.png",
+            caption="../report/worst_samples.rst",
+            category="Errors (Grad-CAM)",
+            subcategory="{stage}",
+        ),
+    log:
+        "results/logs/plot_worst_samples/{stage}.log",
+    benchmark:
+        "results/benchmarks/plot_worst_samples/{stage}.tsv"
+    params:
+        task=DATASET["task"],
+        limit=config["report"]["worst_samples"],
+        code=code_hash("plots", "gradcam", "models", "predict", "manifest", "cache", "thresholds"),
+    threads: config["train"]["threads"]
+    conda:
+        "../../envs/foldwise.yaml"
+    script:
+        "../scripts/plot_worst_samples.py"
+
+
+rule plot_duplicates:
+    input:
+        duplicates=rules.dedup_external.output.duplicates,
+        manifest=rules.build_manifest.output.manifest,
+        images=expand(rules.cache_images.output.images, size=SIZE),
+        index=expand(rules.cache_images.output.index, size=SIZE),
+    output:
+        pairs=report(
+            "results/plots/dedup/closest_pairs.png",
+            caption="../report/closest_pairs.rst",
+            category="Dedup",
+        ),
+        dropped=report(
+            "results/plots/dedup/dropped_external.png",
+            caption="../report/dropped_external.rst",
+            category="Dedup",
+        ),
+    log:
+        "results/logs/plot_duplicates.log",
+    benchmark:
+        "results/benchmarks/plot_duplicates.tsv"
+    params:
+        limit=config["report"]["gallery_size"],
+        code=code_hash("plots", "manifest", "cache", "thresholds"),
+    conda:
+        "../../envs/foldwise.yaml"
+    script:
+        "../scripts/plot_duplicates.py"
+
+
+rule tabulate_submission:
+    input:
+        submission="results/{submission}.csv",
+    output:
+        table=report(
+            "results/plots/submissions/{submission}.html",
+            caption="../report/submission.rst",
+            category="Submissions",
+        ),
+    log:
+        "results/logs/tabulate_submission/{submission}.log",
+    benchmark:
+        "results/benchmarks/tabulate_submission/{submission}.tsv"
+    params:
+        rows=config["report"]["submission_rows"],
+        code=code_hash("plots", "thresholds"),
+    conda:
+        "../../envs/foldwise.yaml"
+    script:
+        "../scripts/tabulate_submission.py"
