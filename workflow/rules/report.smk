@@ -124,7 +124,7 @@ rule plot_worst_samples:
         gallery=report(
             "results/plots/{stage}/worst_samples.png",
             caption="../report/worst_samples.rst",
-            category="Errors (Grad-CAM)",
+            category="Worst samples (Grad-CAM)",
             subcategory="{stage}",
         ),
     log:
