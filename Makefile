@@ -38,8 +38,12 @@ test-cluster: .venv/.cluster
 	$(BIN)/python -m pip install --quiet -e ".[test,cluster]"
 	touch $@
 
+# the style gates: Snakemake's linter, ruff (lint and format) and snakefmt
 lint: $(BIN)/snakemake
 	$(BIN)/snakemake --lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile workflow
 
 clean:
 	rm -rf results .snakemake

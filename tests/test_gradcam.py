@@ -11,12 +11,15 @@ from torch import nn
 from foldwise import FoldwiseError, gradcam, models, predict
 
 
-@pytest.mark.parametrize(("name", "size", "layer"), [
-    ("test_resnet", (224, 224), "layer4"),
-    ("test_resnet", (32, 48), "layer2"),  # layer3 and layer4 would be 2 and 1 cells a side
-    ("test_efficientnet", (128, 128), "blocks.4"),
-    ("test_convnext", (64, 64), "stages.2"),
-])
+@pytest.mark.parametrize(
+    ("name", "size", "layer"),
+    [
+        ("test_resnet", (224, 224), "layer4"),
+        ("test_resnet", (32, 48), "layer2"),  # layer3 and layer4 would be 2 and 1 cells a side
+        ("test_efficientnet", (128, 128), "blocks.4"),
+        ("test_convnext", (64, 64), "stages.2"),
+    ],
+)
 def test_target_layer_is_the_deepest_stage_with_a_fine_enough_map(name, size, layer):
     model = models.create(name, num_classes=3)
     assert gradcam.target_layer(model, size) is model.get_submodule(layer)
@@ -67,8 +70,15 @@ def test_each_sample_is_explained_by_its_own_folds_model(tmp_path):
     for fold in range(2):
         torch.manual_seed(fold)
         model = models.create("test_resnet", num_classes=3).eval()
-        meta = {"model": "test_resnet", "num_classes": 3, "in_chans": 3, "global_pool": "avg", "head": "linear",
-                "mean": [0.5] * 3, "std": [0.25] * 3}
+        meta = {
+            "model": "test_resnet",
+            "num_classes": 3,
+            "in_chans": 3,
+            "global_pool": "avg",
+            "head": "linear",
+            "mean": [0.5] * 3,
+            "std": [0.25] * 3,
+        }
         models.save(tmp_path / f"fold{fold}.pt", model.state_dict(), meta)
         paths.append(str(tmp_path / f"fold{fold}.pt"))
         fold_models.append(model)
@@ -84,8 +94,9 @@ def test_each_sample_is_explained_by_its_own_folds_model(tmp_path):
 
 
 def test_error_cells_pair_each_image_with_its_heatmap():
-    worst = pd.DataFrame({"id": ["s1"], "fold": [2], "target": [1], "confidence": [0.9], "truth": ["a"],
-                          "predicted": ["b"]})
+    worst = pd.DataFrame(
+        {"id": ["s1"], "fold": [2], "target": [1], "confidence": [0.9], "truth": ["a"], "predicted": ["b"]}
+    )
     pixels = np.full((1, 8, 8, 3), 128, np.uint8)
     maps = np.zeros((1, 8, 8), np.float32)
     maps[0, :4] = 1.0

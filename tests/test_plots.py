@@ -51,8 +51,10 @@ def test_worst_samples_multi_label_are_classes_furthest_from_their_label():
 
 
 def test_scores_table_and_its_html():
-    scores = {"base": {"metric": "roc_auc", "cv": 0.9, "folds": [0.8, 1.0], "fold_mean": 0.9},
-              "mix": {"metric": "roc_auc", "cv": 0.95, "folds": [0.9, 0.97], "fold_mean": 0.935}}
+    scores = {
+        "base": {"metric": "roc_auc", "cv": 0.9, "folds": [0.8, 1.0], "fold_mean": 0.9},
+        "mix": {"metric": "roc_auc", "cv": 0.95, "folds": [0.9, 0.97], "fold_mean": 0.935},
+    }
     table = plots.scores_table(scores)
     assert table.columns.tolist() == ["stage", "metric", "cv", "fold mean", "fold 0", "fold 1"]
     assert table.stage.tolist() == ["base", "mix"] and table["fold 1"].tolist() == [1.0, 0.97]
@@ -61,9 +63,17 @@ def test_scores_table_and_its_html():
 
 
 def duplicates_table():
-    return pd.DataFrame({"external_id": ["e1", "e1", "e2", "e3"], "match_id": ["t5", "t6", "t7", "t8"],
-                         "match_split": ["train", "test", "train", "train"], "distance": [4, 2, 0, 9],
-                         "distance:r": [4, 2, 0, 9], "distance:g": [1, 0, 0, 3], "distance:b": [0, 1, 0, 9]})
+    return pd.DataFrame(
+        {
+            "external_id": ["e1", "e1", "e2", "e3"],
+            "match_id": ["t5", "t6", "t7", "t8"],
+            "match_split": ["train", "test", "train", "train"],
+            "distance": [4, 2, 0, 9],
+            "distance:r": [4, 2, 0, 9],
+            "distance:g": [1, 0, 0, 3],
+            "distance:b": [0, 1, 0, 9],
+        }
+    )
 
 
 def image_of(sample_id):

@@ -22,7 +22,11 @@ pytestmark = pytest.mark.workflow
 # the smoke run: single-label (confusion matrices, no F1 thresholds) with external data (dedup galleries)
 PLOTS = [
     "results/plots/scores.html",
-    *[f"results/plots/{stage}/{name}.png" for stage in ("base", "distill") for name in ("training_curves", "worst_samples")],
+    *[
+        f"results/plots/{stage}/{name}.png"
+        for stage in ("base", "distill")
+        for name in ("training_curves", "worst_samples")
+    ],
     *[f"results/plots/{oof}/{name}.png" for oof in ("base", "distill", "mix") for name in ("roc", "confusion")],
     "results/plots/dedup/closest_pairs.png",
     "results/plots/dedup/dropped_external.png",
@@ -43,8 +47,10 @@ def workdir(tmp_path_factory):
     snakemake(workdir, targets=("plots",))
     plots = time.perf_counter()
     snakemake(workdir, "--report", "results/report.html", targets=("plots",))
-    print(f"\nsmoke run {run - started:.0f} s, its plots {plots - run:.0f} s, "
-          f"report.html {time.perf_counter() - plots:.0f} s")
+    print(
+        f"\nsmoke run {run - started:.0f} s, its plots {plots - run:.0f} s, "
+        f"report.html {time.perf_counter() - plots:.0f} s"
+    )
     return workdir
 
 
@@ -60,7 +66,11 @@ def test_the_report_holds_every_plot(workdir):
     results, categories = embedded(page, "results"), embedded(page, "categories")
     assert sorted(results) == sorted(PLOTS)
     assert list(categories) == CATEGORIES
-    assert sorted(categories["Training"]) == ["base", "distill"] and sorted(categories["Out-of-fold"]) == ["base", "distill", "mix"]
+    assert sorted(categories["Training"]) == ["base", "distill"] and sorted(categories["Out-of-fold"]) == [
+        "base",
+        "distill",
+        "mix",
+    ]
     for path, result in results.items():
         data = base64.b64decode(result["data_uri"].split(",", 1)[1])
         assert data == (workdir / path).read_bytes(), path
@@ -72,7 +82,9 @@ def test_the_report_holds_every_plot(workdir):
 
 def test_a_new_setting_redraws_only_its_plot(workdir, tmp_path):
     assert "Nothing to be done" in snakemake(workdir, "-n", targets=("plots",)).stdout
-    dry = snakemake(workdir, "-n", targets=("plots",), configs=[override(tmp_path, "worst", {"report": {"worst_samples": 3}})])
+    dry = snakemake(
+        workdir, "-n", targets=("plots",), configs=[override(tmp_path, "worst", {"report": {"worst_samples": 3}})]
+    )
     assert job_counts(dry.stdout) == {"plot_worst_samples": 2, "plots": 1}
 
 
@@ -84,8 +96,13 @@ def chromium() -> str:
     if os.geteuid() != 0:
         pytest.skip("chromium is not installed and installing it needs root: apt-get install chromium")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"]):
-        install = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
+    for command in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+    ):
+        install = subprocess.run(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900
+        )
         if install.returncode != 0:
             pytest.skip(f"chromium cannot be installed ({' '.join(command)}): {install.stdout[-500:]}")
     return shutil.which("chromium")
@@ -110,10 +127,23 @@ window.addEventListener("load", () => {
 
 def browse(browser: str, page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess:
     """Chromium, headless and offline, with the page's timers run (virtual time) before it returns."""
-    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-               "--virtual-time-budget=5000", "--enable-logging=stderr", "--v=0", *args, page.as_uri()]
-    return subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+    command = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=5000",
+        "--enable-logging=stderr",
+        "--v=0",
+        *args,
+        page.as_uri(),
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
 
 
 def test_chromium_shows_a_plot_of_the_report(workdir, tmp_path):

@@ -71,14 +71,19 @@ def explain(samples: pd.DataFrame, pixels: np.ndarray, model_paths: list[str]) -
     return out
 
 
-def error_cells(worst: pd.DataFrame, pixels: np.ndarray, maps: np.ndarray, channels: list[str],
-                classes: list[str]) -> list[tuple[np.ndarray, str]]:
+def error_cells(
+    worst: pd.DataFrame, pixels: np.ndarray, maps: np.ndarray, channels: list[str], classes: list[str]
+) -> list[tuple[np.ndarray, str]]:
     """Gallery cells of the worst samples: each image with its labels, then its Grad-CAM for the
     class that was most confidently wrong."""
     cells = []
     for sample, image, heatmap in zip(worst.itertuples(index=False), pixels, maps):
         rgb = plots.to_rgb(image, channels)
         cells.append((rgb, f"fold {sample.fold} {sample.id}\ntrue: {sample.truth or '-'}"))
-        cells.append((overlay(rgb, heatmap),
-                      f"predicted: {sample.predicted or '-'}\nGrad-CAM {classes[sample.target]} ({sample.confidence:.2f})"))
+        cells.append(
+            (
+                overlay(rgb, heatmap),
+                f"predicted: {sample.predicted or '-'}\nGrad-CAM {classes[sample.target]} ({sample.confidence:.2f})",
+            )
+        )
     return cells

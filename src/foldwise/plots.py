@@ -33,11 +33,15 @@ def save_html(page: str, path: str | os.PathLike) -> None:
 
 def html_table(table: pd.DataFrame, title: str) -> str:
     """A self-contained HTML page holding ``table`` (the report shows HTML results in a frame)."""
-    style = ("body{font-family:sans-serif;margin:1em} table{border-collapse:collapse} "
-             "th,td{border:1px solid #ccc;padding:2px 8px;text-align:right}")
+    style = (
+        "body{font-family:sans-serif;margin:1em} table{border-collapse:collapse} "
+        "th,td{border:1px solid #ccc;padding:2px 8px;text-align:right}"
+    )
     body = table.to_html(index=False, float_format=lambda v: f"{v:.4f}", border=0)
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body><h3>{html.escape(title)}</h3>{body}</body></html>\n")
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body><h3>{html.escape(title)}</h3>{body}</body></html>\n"
+    )
 
 
 def scores_table(scores: dict[str, dict]) -> pd.DataFrame:
@@ -45,8 +49,15 @@ def scores_table(scores: dict[str, dict]) -> pd.DataFrame:
     rows = []
     for stage, score in scores.items():
         folds = {f"fold {k}": value for k, value in enumerate(score.get("folds", []))}
-        rows.append({"stage": stage, "metric": score["metric"], "cv": score["cv"],
-                     "fold mean": score.get("fold_mean", np.nan), **folds})
+        rows.append(
+            {
+                "stage": stage,
+                "metric": score["metric"],
+                "cv": score["cv"],
+                "fold mean": score.get("fold_mean", np.nan),
+                **folds,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -99,15 +110,20 @@ def confusion_matrix(truth: np.ndarray, scores: np.ndarray, classes: list[str], 
     """Single-label: true class (argmax of the labels) against the predicted class (argmax of the scores)."""
     figure = Figure(layout="constrained", figsize=(1.2 * len(classes) + 2.5, 1.2 * len(classes) + 2))
     ax = figure.subplots()
-    ConfusionMatrixDisplay.from_predictions(np.argmax(truth, axis=1), np.argmax(scores, axis=1),
-                                            labels=list(range(len(classes))), display_labels=classes, ax=ax,
-                                            colorbar=False, xticks_rotation=45)
+    ConfusionMatrixDisplay.from_predictions(
+        np.argmax(truth, axis=1),
+        np.argmax(scores, axis=1),
+        labels=list(range(len(classes))),
+        display_labels=classes,
+        ax=ax,
+        colorbar=False,
+        xticks_rotation=45,
+    )
     ax.set_title(title)
     return figure
 
 
-def f1_thresholds(truth: np.ndarray, scores: np.ndarray, classes: list[str], chosen: np.ndarray,
-                  title: str) -> Figure:
+def f1_thresholds(truth: np.ndarray, scores: np.ndarray, classes: list[str], chosen: np.ndarray, title: str) -> Figure:
     """Multi-label: each class's F1 against its threshold, the chosen threshold marked with a dot."""
     figure = Figure(layout="constrained", figsize=(7, 4.5))
     ax = figure.subplots()
@@ -155,8 +171,10 @@ def duplicate_pairs(duplicates: pd.DataFrame, image_of, limit: int) -> list[tupl
 def dropped_external(duplicates: pd.DataFrame, image_of, limit: int) -> list[tuple[np.ndarray, str]]:
     """Gallery cells of the dropped external images, each with its closest match and distance."""
     closest = duplicates.sort_values(["distance", "match_id"]).drop_duplicates("external_id").sort_values("external_id")
-    return [(image_of(row.external_id), f"{row.external_id}\n~ {row.match_id} (d {row.distance})")
-            for row in closest.head(limit).itertuples(index=False)]
+    return [
+        (image_of(row.external_id), f"{row.external_id}\n~ {row.match_id} (d {row.distance})")
+        for row in closest.head(limit).itertuples(index=False)
+    ]
 
 
 def oof_with_labels(oof: pd.DataFrame, hard: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, list[str]]:
@@ -190,9 +208,12 @@ def worst_samples(oof: pd.DataFrame, hard: pd.DataFrame, task: str, limit: int) 
         wrong = ~truth[rows, target]
         predicted = np.eye(len(classes), dtype=bool)[target]
     names = np.array(classes)
-    table = samples.assign(target=target, confidence=confidence,
-                           truth=[" ".join(names[row]) for row in truth],
-                           predicted=[" ".join(names[row]) for row in predicted])[wrong]
+    table = samples.assign(
+        target=target,
+        confidence=confidence,
+        truth=[" ".join(names[row]) for row in truth],
+        predicted=[" ".join(names[row]) for row in predicted],
+    )[wrong]
     return table.sort_values(["confidence", "id"], ascending=[False, True]).head(limit).reset_index(drop=True)
 
 

@@ -12,10 +12,10 @@ rule tabulate_scores:
         "results/logs/tabulate_scores.log",
     benchmark:
         "results/benchmarks/tabulate_scores.tsv"
-    params:
-        code=code_hash("plots", "thresholds"),
     conda:
         "../../envs/foldwise.yaml"
+    params:
+        code=code_hash("plots", "thresholds"),
     script:
         "../scripts/tabulate_scores.py"
 
@@ -34,11 +34,11 @@ rule plot_training_curves:
         "results/logs/plot_training_curves/{stage}.log",
     benchmark:
         "results/benchmarks/plot_training_curves/{stage}.tsv"
+    conda:
+        "../../envs/foldwise.yaml"
     params:
         metric=config["train"]["metric"],
         code=code_hash("plots", "thresholds"),
-    conda:
-        "../../envs/foldwise.yaml"
     script:
         "../scripts/plot_training_curves.py"
 
@@ -58,10 +58,10 @@ rule plot_roc:
         "results/logs/plot_roc/{oof}.log",
     benchmark:
         "results/benchmarks/plot_roc/{oof}.tsv"
-    params:
-        code=code_hash("plots", "manifest", "thresholds"),
     conda:
         "../../envs/foldwise.yaml"
+    params:
+        code=code_hash("plots", "manifest", "thresholds"),
     script:
         "../scripts/plot_oof.py"
 
@@ -81,10 +81,10 @@ rule plot_confusion:
         "results/logs/plot_confusion/{oof}.log",
     benchmark:
         "results/benchmarks/plot_confusion/{oof}.tsv"
-    params:
-        code=code_hash("plots", "manifest", "thresholds"),
     conda:
         "../../envs/foldwise.yaml"
+    params:
+        code=code_hash("plots", "manifest", "thresholds"),
     script:
         "../scripts/plot_oof.py"
 
@@ -105,10 +105,10 @@ rule plot_thresholds:
         "results/logs/plot_thresholds.log",
     benchmark:
         "results/benchmarks/plot_thresholds.tsv"
-    params:
-        code=code_hash("plots", "manifest", "thresholds"),
     conda:
         "../../envs/foldwise.yaml"
+    params:
+        code=code_hash("plots", "manifest", "thresholds"),
     script:
         "../scripts/plot_thresholds.py"
 
@@ -131,13 +131,13 @@ rule plot_worst_samples:
         "results/logs/plot_worst_samples/{stage}.log",
     benchmark:
         "results/benchmarks/plot_worst_samples/{stage}.tsv"
+    conda:
+        "../../envs/foldwise.yaml"
+    threads: config["train"]["threads"]
     params:
         task=DATASET["task"],
         limit=config["report"]["worst_samples"],
         code=code_hash("plots", "gradcam", "models", "predict", "manifest", "cache", "thresholds"),
-    threads: config["train"]["threads"]
-    conda:
-        "../../envs/foldwise.yaml"
     script:
         "../scripts/plot_worst_samples.py"
 
@@ -163,11 +163,11 @@ rule plot_duplicates:
         "results/logs/plot_duplicates.log",
     benchmark:
         "results/benchmarks/plot_duplicates.tsv"
+    conda:
+        "../../envs/foldwise.yaml"
     params:
         limit=config["report"]["gallery_size"],
         code=code_hash("plots", "manifest", "cache", "thresholds"),
-    conda:
-        "../../envs/foldwise.yaml"
     script:
         "../scripts/plot_duplicates.py"
 
@@ -185,10 +185,10 @@ rule tabulate_submission:
         "results/logs/tabulate_submission/{submission}.log",
     benchmark:
         "results/benchmarks/tabulate_submission/{submission}.tsv"
+    conda:
+        "../../envs/foldwise.yaml"
     params:
         rows=config["report"]["submission_rows"],
         code=code_hash("plots", "thresholds"),
-    conda:
-        "../../envs/foldwise.yaml"
     script:
         "../scripts/tabulate_submission.py"

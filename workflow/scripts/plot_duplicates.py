@@ -14,7 +14,8 @@ with artifacts.script_log(snakemake.log[0]):
 
     limit = snakemake.params.limit
     pairs = plots.duplicate_pairs(duplicates, image_of, limit)
-    plots.save_figure(plots.image_grid(pairs, 4, "closest near-duplicate pairs (phash distance per channel)"),
-                      snakemake.output.pairs)
+    plots.save_figure(
+        plots.image_grid(pairs, 4, "closest near-duplicate pairs (phash distance per channel)"), snakemake.output.pairs
+    )
     dropped = plots.dropped_external(duplicates, image_of, limit)
     plots.save_figure(plots.image_grid(dropped, 6, "dropped external images"), snakemake.output.dropped)
