@@ -52,12 +52,13 @@ def test_worst_samples_multi_label_are_classes_furthest_from_their_label():
 
 def test_scores_table_and_its_html():
     scores = {
-        "base": {"metric": "roc_auc", "cv": 0.9, "folds": [0.8, 1.0], "fold_mean": 0.9},
-        "mix": {"metric": "roc_auc", "cv": 0.95, "folds": [0.9, 0.97], "fold_mean": 0.935},
+        "base": {"metric": "roc_auc", "cv": 0.9, "folds": [0.8, 1.0], "fold_mean": 0.9, "biased": False},
+        "mix": {"metric": "roc_auc", "cv": 0.95, "folds": [0.9, 0.97], "fold_mean": 0.935, "biased": True},
     }
     table = plots.scores_table(scores)
-    assert table.columns.tolist() == ["stage", "metric", "cv", "fold mean", "fold 0", "fold 1"]
+    assert table.columns.tolist() == ["stage", "metric", "cv", "fold mean", "optimistic", "fold 0", "fold 1"]
     assert table.stage.tolist() == ["base", "mix"] and table["fold 1"].tolist() == [1.0, 0.97]
+    assert table.optimistic.tolist() == ["no", "yes"]
     page = plots.html_table(table, "scores <all>")
     assert page.startswith("<!DOCTYPE html>") and "scores &lt;all&gt;" in page and "0.9350" in page
 

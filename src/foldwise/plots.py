@@ -45,7 +45,8 @@ def html_table(table: pd.DataFrame, title: str) -> str:
 
 
 def scores_table(scores: dict[str, dict]) -> pd.DataFrame:
-    """One row per stage: metric, CV over all OOF rows, mean of the folds, then each fold's score."""
+    """One row per stage: metric, CV over all OOF rows, mean of the folds, whether the CV is
+    optimistic (its ``biased`` flag: distilled models saw their validation labels), then each fold's score."""
     rows = []
     for stage, score in scores.items():
         folds = {f"fold {k}": value for k, value in enumerate(score.get("folds", []))}
@@ -55,6 +56,7 @@ def scores_table(scores: dict[str, dict]) -> pd.DataFrame:
                 "metric": score["metric"],
                 "cv": score["cv"],
                 "fold mean": score.get("fold_mean", np.nan),
+                "optimistic": "yes" if score.get("biased") else "no",
                 **folds,
             }
         )
