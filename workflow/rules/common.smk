@@ -136,7 +136,6 @@ def final_outputs():
     return outputs
 
 
-
 def nested_teacher_oof(wildcards):
     """OOF predictions for distilled fold f from the teachers trained without fold f: one model
     per other fold g, predicting g."""
