@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from foldwise import models, tta
+from foldwise import models, progress, tta
 
 
 class Normalize(nn.Module):
@@ -62,16 +62,18 @@ def crop_boxes(image_size: tuple[int, int], crop: dict | None, seed: int = 0) ->
 def predict(model: nn.Module, normalize: Normalize, images: np.ndarray, rows: np.ndarray, task: str,
             device: torch.device, transforms: list[str] = ("identity",), reduce: str = "mean",
             batch_size: int = 128, precision: str = "auto", channels_last: bool = True,
-            crop: dict | None = None, seed: int = 0) -> np.ndarray:
+            crop: dict | None = None, seed: int = 0, desc: str | None = "predict") -> np.ndarray:
     """Class scores (len(rows), classes) of ``model`` on cache ``rows``, reduced over the TTA views:
-    every dihedral transform in ``transforms`` of every crop (see ``crop_boxes``)."""
+    every dihedral transform in ``transforms`` of every crop (see ``crop_boxes``). ``desc`` names
+    the progress bar in the log; None draws none (validation inside training)."""
     tta.check(list(transforms), reduce)
     boxes = crop_boxes(images.shape[1:3], crop, seed)
     model.eval()
     autocast, _ = precision_context(device, precision)
     score = activation(task)
     out = []
-    for start in range(0, len(rows), batch_size):
+    starts = range(0, len(rows), batch_size)
+    for start in starts if desc is None else progress.bar(starts, desc, unit="batch"):
         x = normalize(to_batch(images[rows[start : start + batch_size]], device))
         scores = []
         for (top, left, h, w), name in ((box, name) for box in boxes for name in transforms):

@@ -29,7 +29,7 @@ from timm.scheduler import CosineLRScheduler, MultiStepLRScheduler
 from timm.scheduler.scheduler import Scheduler
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from foldwise import FoldwiseError, artifacts, augment, losses, manifest, metrics, models, predict
+from foldwise import FoldwiseError, artifacts, augment, losses, manifest, metrics, models, predict, progress
 
 log = logging.getLogger(__name__)
 
@@ -326,7 +326,7 @@ def train_fold(cfg: TrainConfig, data: FoldData, images: np.ndarray, stats: dict
         started, seen, update = time.perf_counter(), 0, 0
         loss_sum = torch.zeros((), device=device)  # summed on the device: no sync per step
         optimizer.zero_grad(set_to_none=True)
-        for step in range(steps_per_epoch):
+        for step in progress.bar(range(steps_per_epoch), f"{name} epoch {epoch + 1}/{cfg.epochs}", unit="batch"):
             x, y = next(stream)
             x = normalize(x.to(device, non_blocking=True))
             if cfg.channels_last:
@@ -355,7 +355,7 @@ def train_fold(cfg: TrainConfig, data: FoldData, images: np.ndarray, stats: dict
 
         val_scores = predict.predict(model, normalize, images, data.val_rows, task, device,
                                      batch_size=cfg.eval_batch_size, precision=cfg.precision,
-                                     channels_last=cfg.channels_last)
+                                     channels_last=cfg.channels_last, desc=None)
         score = metric(data.val_targets, val_scores)
         lr = optimizer.param_groups[0]["lr"]
         if score > best["metric"] or best["state_dict"] is None:
