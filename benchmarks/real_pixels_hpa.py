@@ -35,7 +35,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+import skimage.data
 import yaml
+from sklearn.datasets import load_sample_images
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.multiclass import OneVsRestClassifier
@@ -49,9 +51,6 @@ log = logging.getLogger("real_pixels_hpa")
 
 def photos() -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
     """The 10 class photos and the texture photos that fill unused channels, grayscale uint8."""
-    import skimage.data
-    from sklearn.datasets import load_sample_images
-
     samples = dict(zip(("china", "flower"), load_sample_images().images))
     sources = {name: getattr(skimage.data, name)() for name in
                ("astronaut", "camera", "chelsea", "coffee", "coins", "rocket", "hubble_deep_field",
@@ -148,7 +147,7 @@ def workflow_scores(workdir: Path, out: Path, stage: str, num_classes: int) -> d
     stages = ["base", "distill", "mix"] if stage == "mix" else ["base"]
     scores = {s: json.loads((results / "scores" / f"{s}.json").read_text()) for s in stages}
     report = {"oof_macro_f1_at_0.5": {s: {"folds": [round(f, 4) for f in v["folds"]], "all": round(v["cv"], 4)}
-                                      for s, v in scores.items() if "folds" in v}}
+                                      for s, v in scores.items()}}
     truth = pd.read_csv(out / "test_truth.csv", dtype={"Id": str})
     if stage == "mix":
         report["oof_macro_f1_mix"] = json.loads((results / "thresholds.json").read_text())["oof_macro_f1"]
