@@ -35,6 +35,7 @@ localrules:
     make_soft_labels,
     write_submission,
     mix_submissions,
+    mix_oof,
     write_labels,
     plots,
     tabulate_scores,

@@ -1,5 +1,8 @@
 """The manifest: one validated row per sample (train, test, external), the index every stage reads.
 
+It is built in two sides: the training side (train and external rows) and the test side (the
+test rows, checked against the training side), so that a new test set rebuilds only its own.
+
 Columns: ``id``, ``split`` (train | test | external), ``group`` when configured, one
 ``path:<channel-file>`` column per image file, and one float ``label:<class>`` column per
 class (NaN for test rows). Class order is that of train.csv; ``attrs["channels"]`` names
@@ -84,11 +87,12 @@ def read_csv(path: str, what: str, id_column: str) -> pd.DataFrame:
     return table
 
 
-def class_names(train: pd.DataFrame, test: pd.DataFrame, spec: Dataset) -> list[str]:
+def class_names(train: pd.DataFrame, test: pd.DataFrame | None, spec: Dataset) -> list[str]:
     """Classes in train.csv order: its 0/1 columns, or 0..num_classes-1 for an index-list column.
 
     A column of train.csv that holds no label in any row (a comment, a size) is one error that
-    names it, with the classes the test CSV names, instead of one error per row.
+    names it, with the classes the test CSV names when it is read with train.csv, instead of
+    one error per row.
     """
     if spec.label_column:
         if not spec.num_classes:
@@ -98,7 +102,8 @@ def class_names(train: pd.DataFrame, test: pd.DataFrame, spec: Dataset) -> list[
     classes = [c for c in train.columns if c not in skip]
     not_labels = [c for c in classes if len(train) and not _is_label(train[c]).any()]
     if not_labels:
-        expected = [c for c in test.columns if c != spec.id_column]  # a sample_submission.csv names the classes
+        # a sample_submission.csv names the classes
+        expected = [] if test is None else [c for c in test.columns if c != spec.id_column]
         if expected:
             lacking = [c for c in expected if c not in train.columns]
             named = f"the test CSV names the classes {expected}" + (f", train lacks {lacking}" if lacking else "")
@@ -217,13 +222,12 @@ def read_split(spec: Dataset, split: str, csv: str, table: pd.DataFrame, templat
     return out
 
 
-def build(spec: Dataset, drop_bad_rows: bool = False, threads: int = 1) -> pd.DataFrame:
-    """Read, validate and index train, test and (optional) external samples; ``threads`` read image headers."""
-    problems = Problems()
-    train, test = read_csv(spec.train, "train", spec.id_column), read_csv(spec.test, "test", spec.id_column)
+def read_train_side(spec: Dataset, problems: Problems, threads: int = 1,
+                    test: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Validated train and (optional) external rows; ``test`` (the test CSV) only names the classes in an error."""
+    train = read_csv(spec.train, "train", spec.id_column)
     classes = class_names(train, test, spec)
-    parts = [read_split(spec, "train", spec.train, train, spec.templates, classes, problems, threads),
-             read_split(spec, "test", spec.test, test, spec.templates, classes, problems, threads)]
+    parts = [read_split(spec, "train", spec.train, train, spec.templates, classes, problems, threads)]
     if spec.external:
         ext_templates = spec.external["images"]
         ext_templates = dict(ext_templates) if isinstance(ext_templates, dict) else {"image": ext_templates}
@@ -234,17 +238,57 @@ def build(spec: Dataset, drop_bad_rows: bool = False, threads: int = 1) -> pd.Da
         parts.append(read_split(spec, "external", spec.external["train"], external, ext_templates, classes, problems,
                                 threads))
     table = pd.concat(parts, ignore_index=True)
+    for i in np.flatnonzero((table.split == "external") & table.id.isin(table.id[table.split == "train"])):
+        problems.add(spec.external["train"], table._line[i] - 2, table.id[i], "external id also appears in train")
+    return table
 
-    seen = table[table.split != "test"].id
-    for i in np.flatnonzero((table.split == "test") & table.id.isin(seen)):
+
+def read_test_side(spec: Dataset, test: pd.DataFrame, train_side: pd.DataFrame, problems: Problems,
+                   threads: int = 1) -> pd.DataFrame:
+    """Validated rows of the test CSV (``test``, read from ``spec.test``) in the classes of the training side,
+    whose ids they may not repeat."""
+    table = read_split(spec, "test", spec.test, test, spec.templates, classes(train_side), problems, threads)
+    for i in np.flatnonzero(table.id.isin(train_side.id)):
         problems.add(spec.test, table._line[i] - 2, table.id[i], "test id also appears in train or external")
-    for i in np.flatnonzero((table.split == "external") & table.id.isin(table.id[table.split != "external"])):
-        problems.add(spec.external["train"], table._line[i] - 2, table.id[i], "external id also appears in train or test")
+    return table
 
+
+def build_train_side(spec: Dataset, drop_bad_rows: bool = False, threads: int = 1) -> pd.DataFrame:
+    """The training side's manifest: train and external rows. It reads nothing of the test set, so that a
+    new test set leaves it, and all training, alone; ``threads`` read image headers."""
+    problems = Problems()
+    return finish(read_train_side(spec, problems, threads), problems, spec, drop_bad_rows, ("train",))
+
+
+def build_test_side(spec: Dataset, train_side: pd.DataFrame, drop_bad_rows: bool = False,
+                    threads: int = 1) -> pd.DataFrame:
+    """The test side's manifest: the rows of ``spec.test`` (images from ``spec.images``), checked against the
+    training side's manifest ``train_side``: its classes and channels, and none of its ids."""
+    if spec.channel_names != channels(train_side):
+        raise FoldwiseError(f"{spec.test}: its images name the channels {spec.channel_names}, the training "
+                            f"data {channels(train_side)}")
+    problems = Problems()
+    test = read_csv(spec.test, "test", spec.id_column)
+    return finish(read_test_side(spec, test, train_side, problems, threads), problems, spec, drop_bad_rows,
+                  ("test",))
+
+
+def build(spec: Dataset, drop_bad_rows: bool = False, threads: int = 1) -> pd.DataFrame:
+    """Both sides in one table (train, external, then test rows), every bad row of both reported at once."""
+    problems = Problems()
+    test = read_csv(spec.test, "test", spec.id_column)
+    train_side = read_train_side(spec, problems, threads, test)
+    table = pd.concat([train_side, read_test_side(spec, test, train_side, problems, threads)], ignore_index=True)
+    return finish(table, problems, spec, drop_bad_rows, ("train", "test"))
+
+
+def finish(table: pd.DataFrame, problems: Problems, spec: Dataset, drop_bad_rows: bool,
+           required: tuple[str, ...]) -> pd.DataFrame:
+    """Report the bad rows, then fail or drop them (never a test row: the submission needs every test id);
+    no rows left of a ``required`` split (train, test) is an error."""
     if problems.rows:
         for file, line, sample_id, reason in problems.rows:
             log.warning("%s line %d (id %r): %s", file, line, sample_id, reason)
-        # a submission must hold every test id: bad test rows are never dropped
         bad_test = Problems([row for row in problems.rows if row[0] == spec.test])
         if drop_bad_rows and bad_test.rows:
             raise FoldwiseError(bad_test.summary("manifest.drop_bad_rows cannot drop test rows: the submission "
@@ -259,12 +303,11 @@ def build(spec: Dataset, drop_bad_rows: bool = False, threads: int = 1) -> pd.Da
     table = table.drop(columns=["_file", "_line"])
     table.attrs["channels"] = spec.channel_names  # kept by Parquet: the input channels, in order
     counts = table.split.value_counts()
-    if counts.get("train", 0) == 0:
-        raise FoldwiseError(f"{spec.train}: the training set is empty")
-    if counts.get("test", 0) == 0:
-        raise FoldwiseError(f"{spec.test}: the test set is empty")
+    for split in required:
+        if counts.get(split, 0) == 0:
+            raise FoldwiseError(f"{getattr(spec, split)}: the {'training' if split == 'train' else 'test'} set is empty")
     log.info("manifest: %s samples, %d classes, %d channel(s)",
-             {k: int(v) for k, v in counts.items()}, len(classes), len(spec.channel_names))
+             {k: int(v) for k, v in counts.items()}, len(classes(table)), len(spec.channel_names))
     return table
 
 

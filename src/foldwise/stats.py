@@ -1,4 +1,8 @@
-"""Per-channel mean and standard deviation of the cached pixels, on the 0..1 scale."""
+"""Per-channel mean and standard deviation of the cached pixels, on the 0..1 scale.
+
+Over the training rows by default (``stats.over: train``), so that a new test set leaves
+normalisation, and training, alone; HPA 2018 took them over train and test (``train+test``).
+"""
 
 from __future__ import annotations
 
@@ -42,3 +46,13 @@ def _sums(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pixels = block.reshape(-1, block.shape[-1])
     wide = pixels.astype(np.uint16)  # 255**2 fits in 16 bits
     return pixels.sum(axis=0, dtype=np.uint64), np.square(wide, out=wide).sum(axis=0, dtype=np.uint64)
+
+
+def combine(parts: list[dict]) -> dict:
+    """One ``channel_stats`` result from those of several caches of the same image size (train and test)."""
+    counts = np.array([part["count"] for part in parts], np.float64)[:, None]
+    means = np.array([part["mean"] for part in parts], np.float64)
+    squares = np.square(np.array([part["std"] for part in parts], np.float64)) + np.square(means)
+    mean = (counts * means).sum(axis=0) / counts.sum()
+    std = np.sqrt(np.maximum((counts * squares).sum(axis=0) / counts.sum() - mean**2, 0.0))
+    return {"mean": mean.tolist(), "std": std.tolist(), "count": int(counts.sum())}

@@ -2,6 +2,7 @@
 # Parsed on every run, dry runs included: it imports nothing heavier than hashlib.
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -23,6 +24,7 @@ SIZE = "{}x{}".format(*config["cache"]["size"])
 SUBMISSION = {"base": "results/submission.csv", "distill": "results/submission_distill.csv"}
 STAGE_OF = {"": "base", "_distill": "distill"}  # the {suffix} of submission{suffix}.csv
 OOF_STAGES = [*STAGES, "mix"]  # the out-of-fold predictions that the report plots
+PREDICT_SETS = config["predict_sets"]  # more test sets, predicted on demand: results/predict/{name}/
 LIBRARY = Path(workflow.basedir) / "src" / "foldwise"
 # scripts import foldwise from this checkout, installed or not (conda envs, cluster jobs)
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [str(LIBRARY.parent), os.getenv("PYTHONPATH")])))
@@ -33,6 +35,10 @@ wildcard_constraints:
     fold=r"\d+",
     size=r"\d+x\d+",
     suffix="|_distill",
+    # train: the train and external rows; test: the dataset's test rows; then the predict sets
+    split="|".join(["train", "test", *PREDICT_SETS]),
+    # where a test set's submissions go: results/ for the dataset's, results/predict/{name}/ for a predict set's
+    setdir="({})?".format("|".join(f"predict/{name}/" for name in PREDICT_SETS)),
     model=r"[\w.-]+",  # a timm model name, possibly with a tag: seresnext50_32x4d.racm_in1k
     oof="|".join(OOF_STAGES),
     submission=r"submission(_distill|_mix|_labels)?",
@@ -56,12 +62,39 @@ def demo_dataset():
 DATASET = config.get("dataset") or demo_dataset()
 
 
-def dataset_csvs(wildcards=None):
-    """The CSVs the manifest is built from; for the demo, rule make_demo writes them."""
-    csvs = {"train": DATASET["train"], "test": DATASET["test"]}
-    if DATASET.get("external"):
-        csvs["external"] = DATASET["external"]["train"]
-    return csvs
+def test_set(split):
+    """The CSV and image template of a test-side split: the dataset's test set, or a predict set."""
+    return PREDICT_SETS.get(split) or {"test": DATASET["test"], "images": DATASET["images"]}
+
+
+def manifest_inputs(wildcards):
+    """The training side reads train.csv and the external CSV, a test side its CSV and the training
+    side's manifest (it is checked against it); for the demo, rule make_demo writes the CSVs."""
+    if wildcards.split == "train":
+        external = {"external": DATASET["external"]["train"]} if DATASET.get("external") else {}
+        return {"train": DATASET["train"], **external}
+    train_side = filled(rules.build_manifest.output.manifest, split="train")
+    return {"test": test_set(wildcards.split)["test"], "train_side": train_side}
+
+
+def manifest_spec(wildcards):
+    """The dataset keys that shape one side's manifest: a new test set changes only the test side's.
+    Keys sorted, nested ones too, so that the same dataset written in another order changes nothing."""
+    if wildcards.split == "train":
+        side = {**DATASET, "test": None}
+    else:
+        side = {**DATASET, **test_set(wildcards.split), "external": None}
+    return json.loads(json.dumps(side, sort_keys=True))
+
+
+def test_split(wildcards):
+    """The test-side split whose submissions go to results/{setdir}: "test", or a predict set's name."""
+    return Path(wildcards.setdir).name or "test"
+
+
+def filled(path, **wildcards):
+    """One file of a rule's output pattern: ``path`` with its wildcards filled."""
+    return expand(path, **wildcards)[0]
 
 
 # train settings that cannot change the weights (foldwise.train.SYSTEM_SETTINGS, and the job's
@@ -91,7 +124,7 @@ def kept_external(wildcards):
     rows therefore retrains and repredicts nothing (without the re-creation, the first plan,
     made while dedup was pending, would stand).
     """
-    if not DATASET.get("external"):
+    if not (DATASET.get("external") and config["dedup"]["use_external"]):
         return []
     return checkpoints.dedup_external.get().output.kept
 
@@ -108,19 +141,18 @@ def pretrained_weights():
 def train_duplicates(wildcards):
     """Near-duplicate pairs of training rows, which must share a fold (dedup.group_train_duplicates).
 
-    Taken from the dedup checkpoint, like the kept external rows: a new threshold that finds the
-    same pairs then reruns no fold split, and so no training.
+    Taken from a checkpoint of the training side, like the kept external rows from dedup: a new
+    threshold that finds the same pairs then reruns no fold split, and so no training.
     """
     if not config["dedup"]["group_train_duplicates"]:
         return []
-    return checkpoints.dedup_external.get().output.train_duplicates
+    return checkpoints.find_train_duplicates.get().output.duplicates
 
 
 def training_inputs(wildcards):
     """Distillation trains on the soft labels; both stages add the kept external rows and the
     pretrained weights."""
-    inputs = {"external_kept": kept_external(wildcards) if config["dedup"]["use_external"] else [],
-              **pretrained_weights()}
+    inputs = {"external_kept": kept_external(wildcards), **pretrained_weights()}
     if wildcards.stage == "distill" and config["distill"]["teachers"] == "nested":
         inputs["soft_labels"] = rules.make_nested_soft_labels.output.labels.format(fold=wildcards.fold)
     elif wildcards.stage == "distill":
@@ -130,7 +162,8 @@ def training_inputs(wildcards):
 
 def final_outputs():
     """The default targets: the mix and the scores, and for multi-label data the thresholds and labels."""
-    outputs = [rules.mix_submissions.output.submission, *expand("results/scores/{stage}.json", stage=STAGES)]
+    outputs = [filled(rules.mix_submissions.output.submission, setdir=""), rules.mix_oof.output.score,
+               *expand("results/scores/{stage}.json", stage=STAGES)]
     if DATASET["task"] == "multilabel":
         outputs += [rules.write_labels.output.labels]
     return outputs
@@ -146,7 +179,7 @@ def nested_teacher_oof(wildcards):
 def oof_predictions(wildcards):
     """The out-of-fold predictions of a stage ({oof} base or distill), or of the mix."""
     if wildcards.oof == "mix":
-        return rules.mix_submissions.output.oof
+        return rules.mix_oof.output.oof
     return expand(rules.collect_oof.output.oof, stage=wildcards.oof)
 
 
@@ -168,3 +201,9 @@ def report_plots():
         plots += [rules.plot_duplicates.output.pairs, rules.plot_duplicates.output.dropped]
     return plots
 
+
+def stats_inputs(wildcards):
+    """The caches whose pixels set the normalisation: the training side's, and the test set's with
+    stats.over: train+test (then a new test set retrains, as HPA 2018's recipe implies)."""
+    splits = ["train", "test"] if config["stats"]["over"] == "train+test" else ["train"]
+    return {name: expand(path, size=SIZE, split=splits) for name, path in rules.cache_images.output.items()}

@@ -1,5 +1,8 @@
 # Data stages: demo generation, manifest, perceptual hashes, dedup of external data,
 # the decoded image cache and its channel statistics.
+# Manifest, hashes and cache are per split: {split} "train" holds the train and external rows,
+# "test" the dataset's test rows, and a predict set's name its rows; so a new test set rebuilds
+# only its own split, and training reads only the "train" artifacts.
 
 
 rule make_demo:
@@ -25,15 +28,15 @@ rule make_demo:
 
 rule build_manifest:
     input:
-        unpack(dataset_csvs),
+        unpack(manifest_inputs),
     output:
-        manifest="results/data/manifest.parquet",
+        manifest="results/data/manifest/{split}.parquet",
     log:
-        "results/logs/build_manifest.log",
+        "results/logs/build_manifest/{split}.log",
     benchmark:
-        "results/benchmarks/build_manifest.tsv"
+        "results/benchmarks/build_manifest/{split}.tsv"
     params:
-        dataset=DATASET,
+        dataset=manifest_spec,
         drop_bad_rows=config["manifest"]["drop_bad_rows"],
         code=code_hash("manifest", "images"),
     threads: config["threads"]
@@ -47,11 +50,11 @@ rule hash_images:
     input:
         manifest=rules.build_manifest.output.manifest,
     output:
-        hashes="results/data/hashes.parquet",
+        hashes="results/data/hashes/{split}.parquet",
     log:
-        "results/logs/hash_images.log",
+        "results/logs/hash_images/{split}.log",
     benchmark:
-        "results/benchmarks/hash_images.tsv"
+        "results/benchmarks/hash_images/{split}.tsv"
     params:
         code=code_hash("phash", "images", "manifest"),
     threads: config["threads"]
@@ -61,13 +64,13 @@ rule hash_images:
         "../scripts/hash_images.py"
 
 
+# external rows against the train rows and the dataset's test rows (not the predict sets')
 checkpoint dedup_external:
     input:
-        hashes=rules.hash_images.output.hashes,
+        hashes=expand(rules.hash_images.output.hashes, split=["train", "test"]),
     output:
         duplicates="results/data/duplicates.csv",
         kept="results/data/external_kept.parquet",
-        train_duplicates="results/data/train_duplicates.parquet",
     log:
         "results/logs/dedup_external.log",
     benchmark:
@@ -81,16 +84,36 @@ checkpoint dedup_external:
         "../scripts/dedup_external.py"
 
 
+# near-duplicates among the training rows (they share a fold): the training side only, so that a
+# new test set leaves them, and the folds, alone
+checkpoint find_train_duplicates:
+    input:
+        hashes=filled(rules.hash_images.output.hashes, split="train"),
+    output:
+        duplicates="results/data/train_duplicates.parquet",
+    log:
+        "results/logs/find_train_duplicates.log",
+    benchmark:
+        "results/benchmarks/find_train_duplicates.tsv"
+    params:
+        threshold=config["dedup"]["threshold"],
+        code=code_hash("dedup", "phash"),
+    conda:
+        "../../envs/foldwise.yaml"
+    script:
+        "../scripts/find_train_duplicates.py"
+
+
 rule cache_images:
     input:
         manifest=rules.build_manifest.output.manifest,
     output:
-        images="results/cache/{size}/images.npy",
-        index="results/cache/{size}/index.parquet",
+        images="results/cache/{size}/{split}/images.npy",
+        index="results/cache/{size}/{split}/index.parquet",
     log:
-        "results/logs/cache_images/{size}.log",
+        "results/logs/cache_images/{size}/{split}.log",
     benchmark:
-        "results/benchmarks/cache_images/{size}.tsv"
+        "results/benchmarks/cache_images/{size}/{split}.tsv"
     params:
         transpose_portrait=config["cache"]["transpose_portrait"],
         code=code_hash("cache", "images", "manifest"),
@@ -103,8 +126,7 @@ rule cache_images:
 
 rule compute_stats:
     input:
-        images=expand(rules.cache_images.output.images, size=SIZE),
-        index=expand(rules.cache_images.output.index, size=SIZE),
+        unpack(stats_inputs),
     output:
         stats="results/data/stats.json",
     log:
@@ -112,6 +134,7 @@ rule compute_stats:
     benchmark:
         "results/benchmarks/compute_stats.tsv"
     params:
+        over=config["stats"]["over"],
         code=code_hash("stats", "cache"),
     resources:
         # measured ~370 MB: the interpreter (~180 MB) and three 64 MB blocks of stats.CHUNK_BYTES,

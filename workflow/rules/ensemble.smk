@@ -1,18 +1,21 @@
-# Submissions: the fold mean of each stage, then the mix of both stages.
+# Submissions of a test set (the dataset's, into results/, or a predict set's, into
+# results/predict/{name}/): the fold mean of each stage, then the mix of both stages.
+# The same mix of the out-of-fold predictions gives the mix's CV score.
 
 
 rule write_submission:
     input:
         predictions=lambda wildcards: expand(
-            rules.predict_fold.output.predictions, stage=STAGE_OF[wildcards.suffix], fold=FOLDS
+            rules.predict_fold.output.predictions, split=test_split(wildcards), stage=STAGE_OF[wildcards.suffix],
+            fold=FOLDS,
         ),
         external_kept=kept_external,
     output:
-        submission="results/submission{suffix}.csv",
+        submission="results/{setdir}submission{suffix}.csv",
     log:
-        "results/logs/write_submission/submission{suffix}.log",
+        "results/logs/write_submission/{setdir}submission{suffix}.log",
     benchmark:
-        "results/benchmarks/write_submission/submission{suffix}.tsv"
+        "results/benchmarks/write_submission/{setdir}submission{suffix}.tsv"
     params:
         id_column=DATASET["id_column"],
         code=code_hash("ensemble"),
@@ -24,20 +27,37 @@ rule write_submission:
 
 rule mix_submissions:
     input:
-        submissions=[SUBMISSION[stage] for stage in STAGES],
-        oof=expand(rules.collect_oof.output.oof, stage=STAGES),
-        manifest=rules.build_manifest.output.manifest,
+        submissions=expand(rules.write_submission.output.submission, suffix=list(STAGE_OF), allow_missing=True),
         external_kept=kept_external,
     output:
-        submission="results/submission_mix.csv",
+        submission="results/{setdir}submission_mix.csv",
+    log:
+        "results/logs/mix_submissions/{setdir}submission_mix.log",
+    benchmark:
+        "results/benchmarks/mix_submissions/{setdir}submission_mix.tsv"
+    params:
+        id_column=DATASET["id_column"],
+        ensemble=config["ensemble"],
+        code=code_hash("ensemble"),
+    conda:
+        "../../envs/foldwise.yaml"
+    script:
+        "../scripts/mix_submissions.py"
+
+
+rule mix_oof:
+    input:
+        oof=expand(rules.collect_oof.output.oof, stage=STAGES),
+        manifest=filled(rules.build_manifest.output.manifest, split="train"),
+        external_kept=kept_external,
+    output:
         oof="results/oof/mix.parquet",
         score="results/scores/mix.json",
     log:
-        "results/logs/mix_submissions.log",
+        "results/logs/mix_oof.log",
     benchmark:
-        "results/benchmarks/mix_submissions.tsv"
+        "results/benchmarks/mix_oof.tsv"
     params:
-        id_column=DATASET["id_column"],
         ensemble=config["ensemble"],
         metric=config["train"]["metric"],
         teachers=config["distill"]["teachers"],
@@ -45,14 +65,14 @@ rule mix_submissions:
     conda:
         "../../envs/foldwise.yaml"
     script:
-        "../scripts/mix_submissions.py"
+        "../scripts/mix_oof.py"
 
 
 rule write_labels:
     input:
-        submission=rules.mix_submissions.output.submission,
-        oof=rules.mix_submissions.output.oof,
-        manifest=rules.build_manifest.output.manifest,
+        submission=filled(rules.mix_submissions.output.submission, setdir=""),
+        oof=rules.mix_oof.output.oof,
+        manifest=filled(rules.build_manifest.output.manifest, split="train"),
     output:
         thresholds="results/thresholds.json",
         labels="results/submission_labels.csv",

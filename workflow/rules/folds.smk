@@ -4,7 +4,7 @@
 
 rule split_folds:
     input:
-        manifest=rules.build_manifest.output.manifest,
+        manifest=filled(rules.build_manifest.output.manifest, split="train"),
         duplicates=train_duplicates,
     output:
         folds="results/data/folds.parquet",

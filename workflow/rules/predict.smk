@@ -1,19 +1,20 @@
-# Test-time-augmented inference of every fold model: on the test set, and on its own validation
-# rows (the out-of-fold predictions), the same way, so that what is fitted on the one fits the other.
+# Test-time-augmented inference of every fold model: on a test set (the dataset's, "test", or a
+# predict set; from the models and that set's cache only), and on its own validation rows (the
+# out-of-fold predictions), the same way, so that what is fitted on the one fits the other.
 
 
 rule predict_fold:
     input:
         model=rules.train_fold.output.model,
-        images=expand(rules.cache_images.output.images, size=SIZE),
-        index=expand(rules.cache_images.output.index, size=SIZE),
+        images=expand(rules.cache_images.output.images, size=SIZE, allow_missing=True),
+        index=expand(rules.cache_images.output.index, size=SIZE, allow_missing=True),
         external_kept=kept_external,
     output:
-        predictions="results/predictions/{stage}/fold{fold}.parquet",
+        predictions="results/predictions/{split}/{stage}/fold{fold}.parquet",
     log:
-        "results/logs/predict_fold/{stage}/fold{fold}.log",
+        "results/logs/predict_fold/{split}/{stage}/fold{fold}.log",
     benchmark:
-        "results/benchmarks/predict_fold/{stage}/fold{fold}.tsv"
+        "results/benchmarks/predict_fold/{split}/{stage}/fold{fold}.tsv"
     params:
         predict=config["predict"],
         seed=config["seed"],
@@ -31,8 +32,8 @@ rule predict_fold:
 rule predict_oof:
     input:
         model=rules.train_fold.output.model,
-        images=expand(rules.cache_images.output.images, size=SIZE),
-        index=expand(rules.cache_images.output.index, size=SIZE),
+        images=expand(rules.cache_images.output.images, size=SIZE, split="train"),
+        index=expand(rules.cache_images.output.index, size=SIZE, split="train"),
         folds=rules.split_folds.output.folds,
         external_kept=kept_external,
     output:

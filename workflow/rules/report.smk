@@ -5,7 +5,7 @@
 
 rule tabulate_scores:
     input:
-        scores=[*expand(rules.collect_oof.output.score, stage=STAGES), rules.mix_submissions.output.score],
+        scores=[*expand(rules.collect_oof.output.score, stage=STAGES), rules.mix_oof.output.score],
     output:
         table=report("results/plots/scores.html", caption="../report/scores.rst", category="Scores"),
     log:
@@ -46,7 +46,7 @@ rule plot_training_curves:
 rule plot_roc:
     input:
         oof=oof_predictions,
-        manifest=rules.build_manifest.output.manifest,
+        manifest=filled(rules.build_manifest.output.manifest, split="train"),
     output:
         figure=report(
             "results/plots/{oof}/roc.png",
@@ -69,7 +69,7 @@ rule plot_roc:
 rule plot_confusion:
     input:
         oof=oof_predictions,
-        manifest=rules.build_manifest.output.manifest,
+        manifest=filled(rules.build_manifest.output.manifest, split="train"),
     output:
         figure=report(
             "results/plots/{oof}/confusion.png",
@@ -91,9 +91,9 @@ rule plot_confusion:
 
 rule plot_thresholds:
     input:
-        oof=rules.mix_submissions.output.oof,
+        oof=rules.mix_oof.output.oof,
         thresholds=rules.write_labels.output.thresholds,
-        manifest=rules.build_manifest.output.manifest,
+        manifest=filled(rules.build_manifest.output.manifest, split="train"),
     output:
         figure=report(
             "results/plots/mix/f1_thresholds.png",
@@ -117,9 +117,9 @@ rule plot_worst_samples:
     input:
         oof=rules.collect_oof.output.oof,
         models=lambda wildcards: expand(rules.train_fold.output.model, stage=wildcards.stage, fold=FOLDS),
-        manifest=rules.build_manifest.output.manifest,
-        images=expand(rules.cache_images.output.images, size=SIZE),
-        index=expand(rules.cache_images.output.index, size=SIZE),
+        manifest=filled(rules.build_manifest.output.manifest, split="train"),
+        images=expand(rules.cache_images.output.images, size=SIZE, split="train"),
+        index=expand(rules.cache_images.output.index, size=SIZE, split="train"),
     output:
         gallery=report(
             "results/plots/{stage}/worst_samples.png",
@@ -145,9 +145,9 @@ rule plot_worst_samples:
 rule plot_duplicates:
     input:
         duplicates=rules.dedup_external.output.duplicates,
-        manifest=rules.build_manifest.output.manifest,
-        images=expand(rules.cache_images.output.images, size=SIZE),
-        index=expand(rules.cache_images.output.index, size=SIZE),
+        manifest=filled(rules.build_manifest.output.manifest, split="train"),
+        images=expand(rules.cache_images.output.images, size=SIZE, split=["train", "test"]),
+        index=expand(rules.cache_images.output.index, size=SIZE, split=["train", "test"]),
     output:
         pairs=report(
             "results/plots/dedup/closest_pairs.png",

@@ -20,9 +20,9 @@ rule fetch_weights:
 rule train_fold:
     input:
         unpack(training_inputs),
-        manifest=rules.build_manifest.output.manifest,
-        images=expand(rules.cache_images.output.images, size=SIZE),
-        index=expand(rules.cache_images.output.index, size=SIZE),
+        manifest=filled(rules.build_manifest.output.manifest, split="train"),
+        images=expand(rules.cache_images.output.images, size=SIZE, split="train"),
+        index=expand(rules.cache_images.output.index, size=SIZE, split="train"),
         stats=rules.compute_stats.output.stats,
         folds=rules.split_folds.output.folds,
     output:
@@ -52,7 +52,7 @@ rule train_fold:
 rule collect_oof:
     input:
         oof=lambda wildcards: expand(rules.predict_oof.output.oof, stage=wildcards.stage, fold=FOLDS),
-        manifest=rules.build_manifest.output.manifest,
+        manifest=filled(rules.build_manifest.output.manifest, split="train"),
         external_kept=kept_external,
     output:
         oof="results/oof/{stage}.parquet",
@@ -74,7 +74,7 @@ rule collect_oof:
 rule make_soft_labels:
     input:
         oof=expand(rules.collect_oof.output.oof, stage="base"),
-        manifest=rules.build_manifest.output.manifest,
+        manifest=filled(rules.build_manifest.output.manifest, split="train"),
         external_kept=kept_external,
     output:
         labels="results/soft_labels.parquet",
@@ -96,7 +96,7 @@ rule make_soft_labels:
 rule make_nested_soft_labels:
     input:
         oof=nested_teacher_oof,
-        manifest=rules.build_manifest.output.manifest,
+        manifest=filled(rules.build_manifest.output.manifest, split="train"),
         folds=rules.split_folds.output.folds,
         external_kept=kept_external,
     output:

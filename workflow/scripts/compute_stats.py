@@ -1,12 +1,14 @@
-"""Per-channel mean/std over the train and test rows of the cache."""
+"""Per-channel mean/std over the train rows (and with stats.over: train+test, the test rows) of the caches."""
 
 import numpy as np
 
 from foldwise import artifacts, cache, stats
 
 with artifacts.script_log(snakemake.log[0]) as log:
-    index = artifacts.read_table(snakemake.input.index[0])
-    rows = np.flatnonzero(index.split.isin(["train", "test"]))
-    result = stats.channel_stats(cache.load(snakemake.input.images[0]), rows)
-    log.info("mean %s std %s over %d images", result["mean"], result["std"], result["count"])
+    parts = []
+    for images, index in zip(snakemake.input.images, snakemake.input.index):
+        rows = np.flatnonzero(artifacts.read_table(index).split.isin(["train", "test"]))  # not the external rows
+        parts.append(stats.channel_stats(cache.load(images), rows))
+    result = stats.combine(parts)
+    log.info("mean %s std %s over %d %s images", result["mean"], result["std"], result["count"], snakemake.params.over)
     artifacts.write_json(result, snakemake.output.stats)

@@ -1,20 +1,11 @@
-"""The mix of the base and distilled submissions, and the CV score of the same mix of their OOFs."""
+"""The mix of a test set's base and distilled submissions."""
 
 import pandas as pd
 
-from foldwise import artifacts, distill, ensemble, manifest, scores
+from foldwise import artifacts, ensemble
 
-with artifacts.script_log(snakemake.log[0]) as log:
+with artifacts.script_log(snakemake.log[0]):
     id_column = snakemake.params.id_column
     method, weights = snakemake.params.ensemble["method"], snakemake.params.ensemble["weights"]
     submissions = [pd.read_csv(path, dtype={id_column: str}) for path in snakemake.input.submissions]
     artifacts.write_csv(ensemble.mix(submissions, id_column, method, weights), snakemake.output.submission)
-
-    oofs = [artifacts.read_table(path) for path in snakemake.input.oof]
-    mixed = ensemble.mix([oof.drop(columns="fold") for oof in oofs], "id", method, weights)
-    mixed = mixed.merge(oofs[0][["id", "fold"]], on="id")
-    artifacts.write_table(mixed, snakemake.output.oof)
-    hard = manifest.label_table(artifacts.read_table(snakemake.input.manifest), "train")
-    score = {**scores.cv_score(mixed, hard, snakemake.params.metric), **distill.cv_caveat("mix", snakemake.params.teachers)}
-    log.info("mix (%s): CV %s %.4f", method, score["metric"], score["cv"])
-    artifacts.write_json(score, snakemake.output.score)

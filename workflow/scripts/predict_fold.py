@@ -1,4 +1,4 @@
-"""Test-time-augmented predictions of one fold model on the test rows of the cache."""
+"""Test-time-augmented predictions of one fold model on every row of a test set's cache."""
 
 import numpy as np
 import torch
@@ -6,12 +6,12 @@ import torch
 from foldwise import artifacts, cache, devices, predict
 
 with artifacts.script_log(snakemake.log[0]) as log:
-    index = artifacts.read_table(snakemake.input.index[0])
-    rows = np.flatnonzero(index.split == "test")
+    ids = artifacts.read_table(snakemake.input.index[0]).id.to_numpy()
+    rows = np.arange(len(ids))
     images = cache.load(snakemake.input.images[0])
     torch.set_num_threads(snakemake.threads)
     with devices.acquire(snakemake.params.lock_dir) as device:
-        table = predict.predict_saved(snakemake.input.model, images, index.id.to_numpy()[rows], rows,
+        table = predict.predict_saved(snakemake.input.model, images, ids, rows,
                                       snakemake.params.predict, device, snakemake.params.seed)
     log.info("%d test images x %d TTA views (%s)", len(rows), predict.view_count(snakemake.params.predict),
              snakemake.params.predict["reduce"])
