@@ -17,10 +17,10 @@ $(BIN)/snakemake: pyproject.toml
 
 # targets first: --resources takes several values and would swallow a target after it
 run: $(BIN)/snakemake
-	$(BIN)/snakemake results/submission_mix.csv --cores $(CORES) --resources gpu=$(GPUS)
+	$(BIN)/snakemake all --cores $(CORES) --resources gpu=$(GPUS)
 
 dry-run: $(BIN)/snakemake
-	$(BIN)/snakemake results/submission_mix.csv --cores $(CORES) --resources gpu=$(GPUS) -n
+	$(BIN)/snakemake all --cores $(CORES) --resources gpu=$(GPUS) -n
 
 test: $(BIN)/snakemake
 	$(BIN)/python -m pytest -q

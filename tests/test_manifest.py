@@ -184,3 +184,23 @@ def test_16_bit_files_are_scaled_by_their_bit_depth(tmp_path, bits):
     assert Image.open(tmp_path / "deep.png").mode == "I;16"
     pixels = images.read_file(tmp_path / "deep.png", 1)
     assert pixels.dtype == np.uint8 and pixels[0, :, 0].tolist() == [0, 64, 127, 255]
+
+
+def test_the_training_side_reads_nothing_of_the_test_set(tmp_path):
+    spec = write_dataset(tmp_path, GOOD, ["t1"])
+    (tmp_path / "test.csv").unlink()
+    assert manifest.build_train_side(spec).id.tolist() == ["s1", "s2", "s3"]
+
+
+def test_the_test_side_is_checked_against_the_training_side(tmp_path):
+    spec = write_dataset(tmp_path, GOOD, ["t1", "s2"])
+    train_side = manifest.build_train_side(spec)
+    with pytest.raises(FoldwiseError, match=r"test.csv line 3 \(id 's2'\): test id also appears in train or external"):
+        manifest.build_test_side(spec, train_side)
+    pd.DataFrame({"name": ["t1"]}).to_csv(tmp_path / "test.csv", index=False)
+    test_side = manifest.build_test_side(spec, train_side)
+    assert test_side.id.tolist() == ["t1"] and manifest.classes(test_side) == ["a", "b", "c"]
+    assert np.isnan(manifest.labels(test_side)).all()
+    grayscale = manifest.Dataset(**{**spec.__dict__, "channels": 1})
+    with pytest.raises(FoldwiseError, match=r"test.csv: its images name the channels \['c0'\], the training data \['r', 'g', 'b'\]"):
+        manifest.build_test_side(grayscale, train_side)

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.soak  # `make test-long` (with the cluster test); about
 
 # a longer smoke training (25 short epochs), so that kills land between its epochs
 SETTINGS = {"train": {"epochs": 25}}
-DETERMINISTIC = ["results/data/manifest.parquet", "results/data/hashes.parquet", "results/data/folds.parquet",
+DETERMINISTIC = ["results/data/manifest/train.parquet", "results/data/manifest/test.parquet",
+                 "results/data/hashes/train.parquet", "results/data/hashes/test.parquet", "results/data/folds.parquet",
                  "results/data/stats.json", "results/data/external_kept.parquet"]
 
 

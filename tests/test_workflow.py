@@ -31,8 +31,7 @@ CLASSES = ["healthy", "multiple_diseases", "rust", "scab"]
 pytestmark = pytest.mark.workflow
 
 
-def snakemake(workdir, *args, configs=(), snakefile=ROOT / "Snakefile", check=True,
-              targets=("results/submission_mix.csv",), env=None):
+def snakemake(workdir, *args, configs=(), snakefile=ROOT / "Snakefile", check=True, targets=("all",), env=None):
     """Run snakemake on the smoke config (plus ``configs``); targets go first; ``env`` adds variables."""
     cmd = [sys.executable, "-m", "snakemake", *targets, "--snakefile", str(snakefile),
            "--directory", str(workdir), "--cores", "2", "--resources", "gpu=2",
@@ -71,17 +70,22 @@ def workdir(tmp_path_factory):
 
 def test_every_artifact_of_the_dag(workdir):
     results = workdir / "results"
-    table = pd.read_parquet(results / "data/manifest.parquet")
-    assert table.split.value_counts().to_dict() == {"train": 96, "test": 32, "external": 24}
-    assert pd.read_parquet(results / "data/hashes.parquet").columns.tolist() == ["id", "split", "hash:r", "hash:g", "hash:b"]
+    table = pd.read_parquet(results / "data/manifest/train.parquet")
+    assert table.split.value_counts().to_dict() == {"train": 96, "external": 24}
+    test_ids = pd.read_parquet(results / "data/manifest/test.parquet").id
+    assert len(test_ids) == 32
+    for split in ("train", "test"):
+        hashes = pd.read_parquet(results / f"data/hashes/{split}.parquet")
+        assert hashes.columns.tolist() == ["id", "split", "hash:r", "hash:g", "hash:b"]
     duplicates = pd.read_csv(results / "data/duplicates.csv")
     planted = pd.read_csv(workdir / "resources/demo/external_duplicates.csv")
     assert set(zip(duplicates.external_id, duplicates.match_id)) == set(zip(planted.external_id, planted.source_id))
     kept = pd.read_parquet(results / "data/external_kept.parquet")
     assert len(kept) == 24 - len(planted)
-    assert np.load(results / "cache/32x32/images.npy", mmap_mode="r").shape == (152, 32, 32, 3)
+    assert np.load(results / "cache/32x32/train/images.npy", mmap_mode="r").shape == (120, 32, 32, 3)
+    assert np.load(results / "cache/32x32/test/images.npy", mmap_mode="r").shape == (32, 32, 32, 3)
     stats = json.loads((results / "data/stats.json").read_text())
-    assert len(stats["mean"]) == 3 and stats["count"] == 128
+    assert len(stats["mean"]) == 3 and stats["count"] == 96  # stats.over: train
     folds = pd.read_parquet(results / "data/folds.parquet")
     assert sorted(folds.fold.unique()) == list(range(K)) and len(folds) == 96
 
@@ -92,7 +96,7 @@ def test_every_artifact_of_the_dag(workdir):
             assert history.epoch.tolist() == [1, 2] and np.isfinite(history.train_loss).all()
             oof = pd.read_parquet(results / f"oof/{stage}/fold{fold}.parquet")
             assert set(oof.id) == set(folds.id[folds.fold == fold]) and (oof.fold == fold).all()
-            assert len(pd.read_parquet(results / f"predictions/{stage}/fold{fold}.parquet")) == 32
+            assert len(pd.read_parquet(results / f"predictions/test/{stage}/fold{fold}.parquet")) == 32
             assert not (results / f"checkpoints/{stage}/fold{fold}/last.pt").exists()
         score = json.loads((results / f"scores/{stage}.json").read_text())
         assert score["metric"] == "roc_auc" and len(score["folds"]) == K and 0 <= score["cv"] <= 1
@@ -107,13 +111,14 @@ def test_every_artifact_of_the_dag(workdir):
     base, distill, mix = (pd.read_csv(results / f"submission{s}.csv") for s in ("", "_distill", "_mix"))
     for submission in (base, distill, mix):
         assert submission.columns.tolist() == ["image_id", *CLASSES]
-        assert sorted(submission.image_id) == sorted(table.id[table.split == "test"])
+        assert sorted(submission.image_id) == sorted(test_ids)
         np.testing.assert_allclose(submission[CLASSES].sum(axis=1), 1.0, rtol=1e-5)
     np.testing.assert_allclose(mix[CLASSES], (base[CLASSES] + distill[CLASSES]) / 2)
     mix_score = json.loads((results / "scores/mix.json").read_text())
     assert mix_score["metric"] == "roc_auc" and mix_score["biased"] and "optimistic" in mix_score["note"]
-    for rule in ("build_manifest", "hash_images", "dedup_external", "split_folds", "compute_stats", "mix_submissions"):
-        assert (results / f"logs/{rule}.log").exists() and (results / f"benchmarks/{rule}.tsv").exists()
+    for job in ("build_manifest/train", "build_manifest/test", "hash_images/test", "dedup_external",
+                "find_train_duplicates", "split_folds", "compute_stats", "mix_submissions/submission_mix", "mix_oof"):
+        assert (results / f"logs/{job}.log").exists() and (results / f"benchmarks/{job}.tsv").exists()
     assert "epoch 2/2" in (results / "logs/train_fold/base/fold0.log").read_text()
 
 
@@ -124,7 +129,8 @@ def test_second_run_has_nothing_to_do(workdir):
 def test_new_alpha_reruns_only_the_distill_side(workdir, tmp_path):
     dry = snakemake(workdir, "-n", configs=[override(tmp_path, "alpha", {"distill": {"alpha": 0.5}})])
     assert job_counts(dry.stdout) == {"make_soft_labels": 1, "train_fold": K, "predict_oof": K, "collect_oof": 1,
-                                      "predict_fold": K, "write_submission": 1, "mix_submissions": 1}
+                                      "predict_fold": K, "write_submission": 1, "mix_submissions": 1, "mix_oof": 1,
+                                      "all": 1}
     assert "wildcards: stage=base" not in dry.stdout
 
 
@@ -240,7 +246,7 @@ def test_bad_input_fails_with_one_line_and_no_artifact(tmp_path):
     # the same line reaches the terminal twice: from the job, and from its log (show-failed-logs)
     errors = sorted({line for line in run.stdout.splitlines() if line.startswith("foldwise: error:")})
     assert len(errors) == 1 and "train.csv line 9 (id 'p007')" in errors[0] and "p007.png: image file not found" in errors[0]
-    assert not (tmp_path / "run/results/data/manifest.parquet").exists()
+    assert not list((tmp_path / "run/results/data").glob("manifest/*"))
 
 
 def test_unknown_config_key_is_an_error(tmp_path):
@@ -258,7 +264,7 @@ def test_dry_run_lists_the_dag_without_importing_torch(tmp_path):
     code = ("import sys, snakemake.cli as cli\n"
             "try:\n    cli.main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
             "print('TORCH_IMPORTED' if 'torch' in sys.modules else 'TORCH_NOT_IMPORTED'); sys.exit(code)\n")
-    run = subprocess.run([sys.executable, "-c", code, "results/submission_mix.csv", "-n", "--snakefile",
+    run = subprocess.run([sys.executable, "-c", code, "all", "-n", "--snakefile",
                           str(ROOT / "Snakefile"), "--directory", str(tmp_path), "--cores", "8", "--resources", "gpu=2"],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
     assert run.returncode == 0, run.stdout[-3000:]

@@ -222,10 +222,10 @@ def read_split(spec: Dataset, split: str, csv: str, table: pd.DataFrame, templat
     return out
 
 
-def read_train_side(spec: Dataset, problems: Problems, threads: int = 1,
+def read_train_side(spec: Dataset, train: pd.DataFrame, problems: Problems, threads: int = 1,
                     test: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Validated train and (optional) external rows; ``test`` (the test CSV) only names the classes in an error."""
-    train = read_csv(spec.train, "train", spec.id_column)
+    """Validated rows of train.csv (``train``) and of the (optional) external CSV; ``test``, the test CSV,
+    only names the classes in an error."""
     classes = class_names(train, test, spec)
     parts = [read_split(spec, "train", spec.train, train, spec.templates, classes, problems, threads)]
     if spec.external:
@@ -257,7 +257,8 @@ def build_train_side(spec: Dataset, drop_bad_rows: bool = False, threads: int = 
     """The training side's manifest: train and external rows. It reads nothing of the test set, so that a
     new test set leaves it, and all training, alone; ``threads`` read image headers."""
     problems = Problems()
-    return finish(read_train_side(spec, problems, threads), problems, spec, drop_bad_rows, ("train",))
+    train = read_csv(spec.train, "train", spec.id_column)
+    return finish(read_train_side(spec, train, problems, threads), problems, spec, drop_bad_rows, ("train",))
 
 
 def build_test_side(spec: Dataset, train_side: pd.DataFrame, drop_bad_rows: bool = False,
@@ -276,8 +277,8 @@ def build_test_side(spec: Dataset, train_side: pd.DataFrame, drop_bad_rows: bool
 def build(spec: Dataset, drop_bad_rows: bool = False, threads: int = 1) -> pd.DataFrame:
     """Both sides in one table (train, external, then test rows), every bad row of both reported at once."""
     problems = Problems()
-    test = read_csv(spec.test, "test", spec.id_column)
-    train_side = read_train_side(spec, problems, threads, test)
+    train, test = read_csv(spec.train, "train", spec.id_column), read_csv(spec.test, "test", spec.id_column)
+    train_side = read_train_side(spec, train, problems, threads, test)
     table = pd.concat([train_side, read_test_side(spec, test, train_side, problems, threads)], ignore_index=True)
     return finish(table, problems, spec, drop_bad_rows, ("train", "test"))
 
