@@ -58,9 +58,10 @@ def planted(workdir: Path) -> pd.DataFrame:
     return pairs[pairs.source_id.isin(test.image_id)]
 
 
-def write_test_csv(workdir: Path, name: str, ids) -> Path:
-    path = workdir / "resources/demo" / name
-    pd.DataFrame({"image_id": list(ids)}).to_csv(path, index=False)
+def write_test_csv(workdir: Path, name: str, ids) -> str:
+    """A test CSV of ``ids`` beside the demo's; its path relative to the workdir, as the config names it."""
+    path = f"resources/demo/{name}"
+    pd.DataFrame({"image_id": list(ids)}).to_csv(workdir / path, index=False)
     return path
 
 
@@ -70,7 +71,7 @@ def test_a_new_test_file_reruns_only_the_test_side(workdir, tmp_path):
     assert sources, "the demo plants near-duplicates of test rows"
     # every test row an external row duplicates stays: the kept external set is unchanged
     subset = [i for n, i in enumerate(test) if i in sources or n % 2 == 0]
-    config = override(tmp_path, "new_test", demo_with_test(str(write_test_csv(workdir, "test_new.csv", subset))))
+    config = override(tmp_path, "new_test", demo_with_test(write_test_csv(workdir, "test_new.csv", subset)))
     before = artifacts(workdir)
 
     # the plan also lists the jobs that wait on the dedup checkpoint; the run skips them (kept set unchanged)
@@ -95,7 +96,7 @@ def test_a_test_file_that_frees_an_external_row_retrains(workdir, tmp_path):
     freed = planted(workdir).iloc[0]
     kept_before = set(pd.read_parquet(workdir / "results/data/external_kept.parquet").id)
     config = override(tmp_path, "freed", demo_with_test(
-        str(write_test_csv(workdir, "test_freed.csv", subset[subset != freed.source_id]))))
+        write_test_csv(workdir, "test_freed.csv", subset[subset != freed.source_id])))
 
     run = snakemake(workdir, configs=[config])
     assert ran(run.stdout)["train_fold"] == 2 * K and "split_folds" not in ran(run.stdout)
