@@ -57,4 +57,3 @@ rule all:
 rule plots:
     input:
         report_plots(),
-

@@ -52,9 +52,19 @@ log = logging.getLogger("real_pixels_hpa")
 def photos() -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
     """The 10 class photos and the texture photos that fill unused channels, grayscale uint8."""
     samples = dict(zip(("china", "flower"), load_sample_images().images))
-    sources = {name: getattr(skimage.data, name)() for name in
-               ("astronaut", "camera", "chelsea", "coffee", "coins", "rocket", "hubble_deep_field",
-                "immunohistochemistry")}
+    sources = {
+        name: getattr(skimage.data, name)()
+        for name in (
+            "astronaut",
+            "camera",
+            "chelsea",
+            "coffee",
+            "coins",
+            "rocket",
+            "hubble_deep_field",
+            "immunohistochemistry",
+        )
+    }
     classes = {name: _gray(image) for name, image in (sources | samples).items()}
     textures = [_gray(getattr(skimage.data, name)()) for name in ("grass", "gravel", "brick")]
     return classes, textures
@@ -69,7 +79,7 @@ def random_patch(rng: np.random.Generator, photo: np.ndarray, size: int) -> np.n
     h, w = photo.shape
     side = int(min(h, w) * rng.uniform(0.3, 0.8))
     y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
-    patch = cv2.resize(photo[y:y + side, x:x + side], (size, size), interpolation=cv2.INTER_AREA)
+    patch = cv2.resize(photo[y : y + side, x : x + side], (size, size), interpolation=cv2.INTER_AREA)
     if rng.random() < 0.5:
         patch = patch[:, ::-1]
     if rng.random() < 0.5:
@@ -100,8 +110,15 @@ def build(out: Path, seed: int, n_train: int, n_test: int, size: int) -> dict:
     table[n_train:].to_csv(out / "test_truth.csv", index=False)
     table[n_train:][["Id"]].to_csv(out / "test.csv", index=False)
     images = {c: str(out / "images" / f"{{id}}_{c}.png") for c in CHANNELS}
-    dataset = {"train": str(out / "train.csv"), "test": str(out / "test.csv"), "images": images,
-               "id_column": "Id", "task": "multilabel", "label_column": "Target", "num_classes": len(names)}
+    dataset = {
+        "train": str(out / "train.csv"),
+        "test": str(out / "test.csv"),
+        "images": images,
+        "id_column": "Id",
+        "task": "multilabel",
+        "label_column": "Target",
+        "num_classes": len(names),
+    }
     (out / "dataset.yaml").write_text(yaml.safe_dump({"dataset": dataset}))
     return {"classes": names, "dataset": dataset}
 
@@ -115,9 +132,24 @@ def multi_hot(targets: pd.Series, num_classes: int) -> np.ndarray:
 
 def pixels(out: Path, ids: pd.Series, side: int) -> np.ndarray:
     """Every sample's 4 channels at ``side`` x ``side``, flattened: one row per id."""
-    return np.stack([np.concatenate([cv2.resize(cv2.imread(str(out / "images" / f"{i}_{c}.png"), cv2.IMREAD_GRAYSCALE),
-                                                (side, side), interpolation=cv2.INTER_AREA).ravel() for c in CHANNELS])
-                     for i in ids]).astype(np.float32) / 255
+    return (
+        np.stack(
+            [
+                np.concatenate(
+                    [
+                        cv2.resize(
+                            cv2.imread(str(out / "images" / f"{i}_{c}.png"), cv2.IMREAD_GRAYSCALE),
+                            (side, side),
+                            interpolation=cv2.INTER_AREA,
+                        ).ravel()
+                        for c in CHANNELS
+                    ]
+                )
+                for i in ids
+            ]
+        ).astype(np.float32)
+        / 255
+    )
 
 
 def baseline(out: Path, num_classes: int, side: int = 16) -> float:
@@ -130,11 +162,25 @@ def baseline(out: Path, num_classes: int, side: int = 16) -> float:
 
 
 def run_workflow(workdir: Path, configfiles: list[str], stage: str, cores: int) -> float:
-    targets = ["results/submission_labels.csv"] if stage == "mix" else ["results/scores/base.json",
-                                                                        "results/submission.csv"]
-    cmd = [sys.executable, "-m", "snakemake", *targets, "--snakefile", str(ROOT / "Snakefile"),
-           "--directory", str(workdir), "--cores", str(cores), "--resources", f"gpu={cores}",
-           "--configfile", *configfiles]
+    targets = (
+        ["results/submission_labels.csv"] if stage == "mix" else ["results/scores/base.json", "results/submission.csv"]
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        *targets,
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        str(cores),
+        "--resources",
+        f"gpu={cores}",
+        "--configfile",
+        *configfiles,
+    ]
     log.info("%s", " ".join(cmd))
     start = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=sys.stderr)
@@ -146,30 +192,47 @@ def workflow_scores(workdir: Path, out: Path, stage: str, num_classes: int) -> d
     results = workdir / "results"
     stages = ["base", "distill", "mix"] if stage == "mix" else ["base"]
     scores = {s: json.loads((results / "scores" / f"{s}.json").read_text()) for s in stages}
-    report = {"oof_macro_f1_at_0.5": {s: {"folds": [round(f, 4) for f in v["folds"]], "all": round(v["cv"], 4)}
-                                      for s, v in scores.items()}}
+    report = {
+        "oof_macro_f1_at_0.5": {
+            s: {"folds": [round(f, 4) for f in v["folds"]], "all": round(v["cv"], 4)} for s, v in scores.items()
+        }
+    }
     truth = pd.read_csv(out / "test_truth.csv", dtype={"Id": str})
     if stage == "mix":
         report["oof_macro_f1_mix"] = json.loads((results / "thresholds.json").read_text())["oof_macro_f1"]
         labels = pd.read_csv(results / "submission_labels.csv", dtype={"Id": str}).set_index("Id").loc[truth.Id]
         predicted = multi_hot(labels.Predicted, num_classes)
-        report["test_macro_f1"] = {"submission_labels": round(float(f1_score(
-            multi_hot(truth.Target, num_classes), predicted, average="macro", zero_division=0)), 4)}
+        report["test_macro_f1"] = {
+            "submission_labels": round(
+                float(f1_score(multi_hot(truth.Target, num_classes), predicted, average="macro", zero_division=0)), 4
+            )
+        }
     else:
         submission = pd.read_csv(results / "submission.csv", dtype={"Id": str}).set_index("Id").loc[truth.Id]
         predicted = (submission[[str(c) for c in range(num_classes)]].to_numpy() >= 0.5).astype(int)
-        report["test_macro_f1"] = {"base_at_0.5": round(float(f1_score(
-            multi_hot(truth.Target, num_classes), predicted, average="macro", zero_division=0)), 4)}
+        report["test_macro_f1"] = {
+            "base_at_0.5": round(
+                float(f1_score(multi_hot(truth.Target, num_classes), predicted, average="macro", zero_division=0)), 4
+            )
+        }
     return report
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, required=True, help="dataset under data/, the workflow's results/")
-    parser.add_argument("--configfile", nargs="+", default=["config/presets/hpa_2018.yaml", "config/demo_hpa.yaml"],
-                        help="laid over config/config.yaml, in order; the dataset's yaml goes last")
-    parser.add_argument("--stage", choices=["mix", "base"], default="mix",
-                        help="mix: the whole recipe to submission_labels.csv; base: base models only")
+    parser.add_argument(
+        "--configfile",
+        nargs="+",
+        default=["config/presets/hpa_2018.yaml", "config/demo_hpa.yaml"],
+        help="laid over config/config.yaml, in order; the dataset's yaml goes last",
+    )
+    parser.add_argument(
+        "--stage",
+        choices=["mix", "base"],
+        default="mix",
+        help="mix: the whole recipe to submission_labels.csv; base: base models only",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train", type=int, default=800)
     parser.add_argument("--test", type=int, default=200)
@@ -183,9 +246,16 @@ def main(argv=None) -> None:
     if not (out / "dataset.yaml").exists():
         build(out, args.seed, args.train, args.test, args.size)
     num_classes = yaml.safe_load((out / "dataset.yaml").read_text())["dataset"]["num_classes"]
-    report = {"dataset": {"train": args.train, "test": args.test, "size": args.size, "classes": num_classes,
-                          "seed": args.seed},
-              "baseline_logreg_16px_test_macro_f1": round(baseline(out, num_classes), 4)}
+    report = {
+        "dataset": {
+            "train": args.train,
+            "test": args.test,
+            "size": args.size,
+            "classes": num_classes,
+            "seed": args.seed,
+        },
+        "baseline_logreg_16px_test_macro_f1": round(baseline(out, num_classes), 4),
+    }
     if not args.skip_workflow:
         configfiles = [str(Path(c).resolve()) for c in args.configfile] + [str(out / "dataset.yaml")]
         report["configfiles"] = [Path(c).name for c in configfiles]

@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # this checkout's foldwise, installed or not
 
 from foldwise import augment, cache, configs, losses, models, predict, train  # noqa: E402
+
 PHASES = ("ceiling", "ours", "data_path", "naive")
 NAIVE_SOURCE = (1365, 2048)  # (h, w) of a Plant Pathology 2020 photo
 log = logging.getLogger("train_throughput")
@@ -59,8 +60,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--channels", type=int, help="image channels (default: the dataset's, else 3)")
     parser.add_argument("--batch-size", type=int, help="default: train.batch_size")
     parser.add_argument("--workers", type=int, help="DataLoader workers (default: train.num_workers)")
-    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
-                        help="torch.compile the model (default: train.compile)")
+    parser.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="torch.compile the model (default: train.compile)",
+    )
     parser.add_argument("--steps", type=int, default=10, help="timed steps (batches) of each phase")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps before them")
     parser.add_argument("--images", type=int, default=64, help="distinct synthetic images in the cache")
@@ -72,7 +77,12 @@ def train_config(config: dict, args: argparse.Namespace) -> train.TrainConfig:
     """The config's ``train:`` section with the command line's overrides; random init always."""
     names = {f.name for f in dataclasses.fields(train.TrainConfig)}
     cfg = train.TrainConfig(**{k: v for k, v in config["train"].items() if k in names})
-    overrides = {"model": args.model, "batch_size": args.batch_size, "num_workers": args.workers, "compile": args.compile}
+    overrides = {
+        "model": args.model,
+        "batch_size": args.batch_size,
+        "num_workers": args.workers,
+        "compile": args.compile,
+    }
     return dataclasses.replace(cfg, pretrained=None, **{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -90,7 +100,8 @@ def synchronize(device: torch.device) -> None:
 
 
 def rate(step, steps: int, warmup: int, batch_size: int, device: torch.device, clock=time.perf_counter) -> float:
-    """Images per second of ``clock`` of ``step()`` (one batch each) over ``steps`` calls after ``warmup`` untimed ones."""
+    """Images per second of ``clock`` of ``step()`` (one batch each), over ``steps`` calls after
+    ``warmup`` untimed ones."""
     for _ in range(warmup):
         step()
     synchronize(device)
@@ -137,8 +148,15 @@ def one_hot(rng: np.random.Generator, rows: int, classes: int) -> np.ndarray:
     return np.eye(classes, dtype=np.float32)[rng.integers(0, classes, rows)]
 
 
-def measure_ceiling(cfg: train.TrainConfig, channels: int, train_size: tuple[int, int], classes: int,
-                    device: torch.device, steps: int, warmup: int) -> dict:
+def measure_ceiling(
+    cfg: train.TrainConfig,
+    channels: int,
+    train_size: tuple[int, int],
+    classes: int,
+    device: torch.device,
+    steps: int,
+    warmup: int,
+) -> dict:
     """Train and inference images/s of the model on a synthetic batch that never leaves the device."""
     model = models.create(cfg.model, classes, channels, None, cfg.drop_rate, cfg.global_pool, cfg.head).to(device)
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
@@ -172,43 +190,64 @@ def measure_ceiling(cfg: train.TrainConfig, channels: int, train_size: tuple[int
     return result
 
 
-def measure_ours(cfg: train.TrainConfig, images: np.ndarray, classes: int, task: str, device: torch.device,
-                 steps: int, workdir: Path) -> dict:
+def measure_ours(
+    cfg: train.TrainConfig, images: np.ndarray, classes: int, task: str, device: torch.device, steps: int, workdir: Path
+) -> dict:
     """foldwise's own training, two epochs of ``steps`` updates: the first warms up (workers, compilation),
     the second is timed by train_fold itself (its history's images/s)."""
     rng = np.random.default_rng(1)
     rows = np.arange(steps * cfg.batch_size) % len(images)
     val_rows = np.arange(min(cfg.batch_size, len(images)))
-    data = train.FoldData(train_rows=rows, train_targets=one_hot(rng, len(rows), classes), val_ids=val_rows.astype(str),
-                          val_rows=val_rows, val_targets=one_hot(rng, len(val_rows), classes),
-                          classes=[f"c{c}" for c in range(classes)], fold=0)
+    data = train.FoldData(
+        train_rows=rows,
+        train_targets=one_hot(rng, len(rows), classes),
+        val_ids=val_rows.astype(str),
+        val_rows=val_rows,
+        val_targets=one_hot(rng, len(val_rows), classes),
+        classes=[f"c{c}" for c in range(classes)],
+        fold=0,
+    )
     channels = images.shape[-1]
     stats = {"mean": [0.5] * channels, "std": [0.25] * channels}
     result = {}
     with peak_memory(device, result):
-        fold = train.train_fold(dataclasses.replace(cfg, epochs=2), data, images, stats, task, device,
-                                workdir / "checkpoint.pt", seed=0, name="benchmark")
+        fold = train.train_fold(
+            dataclasses.replace(cfg, epochs=2),
+            data,
+            images,
+            stats,
+            task,
+            device,
+            workdir / "checkpoint.pt",
+            seed=0,
+            name="benchmark",
+        )
     result["train_images_per_s"] = float(fold["history"].images_per_s.iloc[-1])
     return result
 
 
-def measure_data_path(cfg: train.TrainConfig, images: np.ndarray, device: torch.device, steps: int,
-                      warmup: int) -> dict:
+def measure_data_path(
+    cfg: train.TrainConfig, images: np.ndarray, device: torch.device, steps: int, warmup: int
+) -> dict:
     """Augmented images/s from the cache through CachedImages and a DataLoader, with 1 worker and with
     all; and images per CPU second in this process, what one core delivers however loaded the machine."""
     rows = np.arange(sum(whole_bursts(steps, warmup, cfg.num_workers)) * cfg.batch_size) % len(images)
-    dataset = train.CachedImages(images, rows, np.zeros((len(rows), 1), np.float32), augment.create(cfg.augment, seed=0))
+    dataset = train.CachedImages(
+        images, rows, np.zeros((len(rows), 1), np.float32), augment.create(cfg.augment, seed=0)
+    )
     result = {"workers": cfg.num_workers}
     for key, workers in (("images_per_s_1_worker", 1), ("images_per_s_all_workers", cfg.num_workers)):
         loader = train.make_loader(dataset, train.EpochSampler(len(dataset), seed=0), cfg.batch_size, workers, device)
         result[key] = loader_rate(loader, steps, warmup)
-    batches = iter(train.make_loader(dataset, train.EpochSampler(len(dataset), seed=0), cfg.batch_size, 0,
-                                     torch.device("cpu")))
+    batches = iter(
+        train.make_loader(dataset, train.EpochSampler(len(dataset), seed=0), cfg.batch_size, 0, torch.device("cpu"))
+    )
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in a DataLoader worker: collation's idle OpenMP threads would count as work
     try:
-        result["images_per_cpu_s"] = rate(lambda: next(batches), steps, warmup, cfg.batch_size, device,
-                                          time.process_time)
+        result["images_per_cpu_s"] = rate(
+            lambda: next(batches), steps, warmup, cfg.batch_size, device, time.process_time
+        )
     finally:
         torch.set_num_threads(threads)
     return result
@@ -246,16 +285,30 @@ def write_jpegs(directory: Path, count: int, channels: int) -> list[list[str]]:
     return files
 
 
-def measure_naive(cfg: train.TrainConfig, size: tuple[int, int], channels: int, classes: int,
-                  device: torch.device, steps: int, warmup: int, workdir: Path) -> dict:
+def measure_naive(
+    cfg: train.TrainConfig,
+    size: tuple[int, int],
+    channels: int,
+    classes: int,
+    device: torch.device,
+    steps: int,
+    warmup: int,
+    workdir: Path,
+) -> dict:
     """Images/s of the public code's training: full-resolution decode per sample, fp32, NCHW, eager."""
     files = write_jpegs(workdir, 8, channels)
-    transform = A.Compose([A.Resize(*size), augment.create(cfg.augment), A.Normalize([0.5] * channels, [0.25] * channels),
-                           ToTensorV2()])
+    transform = A.Compose(
+        [A.Resize(*size), augment.create(cfg.augment), A.Normalize([0.5] * channels, [0.25] * channels), ToTensorV2()]
+    )
     steps, warmup = whole_bursts(steps, warmup, cfg.num_workers)  # the loader must not run ahead of the timer
     targets = one_hot(np.random.default_rng(3), (warmup + steps) * cfg.batch_size, classes)
-    loader = DataLoader(FullResolutionImages(files, targets, transform), batch_size=cfg.batch_size, shuffle=True,
-                        drop_last=True, num_workers=cfg.num_workers)
+    loader = DataLoader(
+        FullResolutionImages(files, targets, transform),
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        drop_last=True,
+        num_workers=cfg.num_workers,
+    )
     model = models.create(cfg.model, classes, channels, None, cfg.drop_rate, cfg.global_pool, cfg.head).to(device)
     optimizer_spec = dict(cfg.optimizer)
     optimizer = create_optimizer_v2(model, opt=optimizer_spec.pop("name", "adam"), **optimizer_spec)
@@ -300,27 +353,48 @@ def main(argv=None) -> dict:
     # the model's input size: the cached size after the configured augmentation (HPA crops 512 of 768)
     train_size = augment.create(cfg.augment, seed=0)(image=photo(rng, size, channels))["image"].shape[:2]
     _, dtype = predict.precision_context(device, cfg.precision)
-    log.info("%s on %s: %d-channel %dx%d images (model input %dx%d), batch %d, %d workers, compile %s",
-             cfg.model, device, channels, *size, *train_size, cfg.batch_size, cfg.num_workers, cfg.compile)
+    log.info(
+        "%s on %s: %d-channel %dx%d images (model input %dx%d), batch %d, %d workers, compile %s",
+        cfg.model,
+        device,
+        channels,
+        *size,
+        *train_size,
+        cfg.batch_size,
+        cfg.num_workers,
+        cfg.compile,
+    )
 
     result = {
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({os.cpu_count()} cores)",
         "torch": torch.__version__,
         "timm": timm.__version__,
         "albumentations": A.__version__,
-        "settings": {"configfiles": args.configfile, "model": cfg.model, "size": list(size),
-                     "train_size": list(train_size), "channels": channels, "classes": classes,
-                     "batch_size": cfg.batch_size, "workers": cfg.num_workers, "threads": torch.get_num_threads(),
-                     "compile": cfg.compile,
-                     "precision": str(dtype).removeprefix("torch."), "channels_last": cfg.channels_last,
-                     "steps": args.steps, "warmup": args.warmup, "images": args.images,
-                     "augment": [entry["name"] for entry in cfg.augment]},
+        "settings": {
+            "configfiles": args.configfile,
+            "model": cfg.model,
+            "size": list(size),
+            "train_size": list(train_size),
+            "channels": channels,
+            "classes": classes,
+            "batch_size": cfg.batch_size,
+            "workers": cfg.num_workers,
+            "threads": torch.get_num_threads(),
+            "compile": cfg.compile,
+            "precision": str(dtype).removeprefix("torch."),
+            "channels_last": cfg.channels_last,
+            "steps": args.steps,
+            "warmup": args.warmup,
+            "images": args.images,
+            "augment": [entry["name"] for entry in cfg.augment],
+        },
     }
     with tempfile.TemporaryDirectory(prefix="train_throughput.") as tmp:
         workdir = Path(tmp)
         cache_path = workdir / "images.npy"
-        synthetic = np.lib.format.open_memmap(cache_path, mode="w+", dtype=np.uint8,
-                                              shape=(args.images, *size, channels))
+        synthetic = np.lib.format.open_memmap(
+            cache_path, mode="w+", dtype=np.uint8, shape=(args.images, *size, channels)
+        )
         for i in range(args.images):
             synthetic[i] = photo(rng, size, channels)
         synthetic.flush()
@@ -336,12 +410,15 @@ def main(argv=None) -> dict:
             result[phase] = measured[phase]()
             torch.compiler.reset()  # compiled code holds its model: free it before the next phase's peak
             log.info("%s: %s (%.0f s)", phase, result[phase], time.perf_counter() - started)
-    result["ratios"] = {"ours_over_ceiling": ratio(result.get("ours", {}), result.get("ceiling", {})),
-                        "ours_over_naive": ratio(result.get("ours", {}), result.get("naive", {}))}
+    result["ratios"] = {
+        "ours_over_ceiling": ratio(result.get("ours", {}), result.get("ceiling", {})),
+        "ours_over_naive": ratio(result.get("ours", {}), result.get("naive", {})),
+    }
     return result
 
 
 if __name__ == "__main__":
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s",
-                        datefmt="%H:%M:%S")
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S"
+    )
     print(json.dumps(main(), indent=2))

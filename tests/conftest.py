@@ -22,8 +22,12 @@ def demo_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def demo_spec(demo_dir):
     images = str(demo_dir / "images" / "{id}.jpg")
-    return manifest.Dataset(train=str(demo_dir / "train.csv"), test=str(demo_dir / "test.csv"), images=images,
-                            external={"train": str(demo_dir / "external.csv"), "images": images})
+    return manifest.Dataset(
+        train=str(demo_dir / "train.csv"),
+        test=str(demo_dir / "test.csv"),
+        images=images,
+        external={"train": str(demo_dir / "external.csv"), "images": images},
+    )
 
 
 @pytest.fixture(scope="session")

@@ -68,8 +68,9 @@ def test_a_seed_repeats_its_outcomes():
 def epoch_batches(num_workers, epoch=0, seed=1):
     """One epoch of random 4x4 crops of 16 identical 12x12 images, batches of 4."""
     images = np.repeat(np.arange(144, dtype=np.uint8).reshape(1, 12, 12, 1), 16, axis=0)
-    dataset = train.CachedImages(images, np.arange(16), np.zeros((16, 1)),
-                                 augment.create([{"name": "RandomCrop", "height": 4, "width": 4}]))
+    dataset = train.CachedImages(
+        images, np.arange(16), np.zeros((16, 1)), augment.create([{"name": "RandomCrop", "height": 4, "width": 4}])
+    )
     sampler = train.EpochSampler(len(dataset), seed, range(epoch, epoch + 1))
     loader = train.make_loader(dataset, sampler, 4, num_workers, torch.device("cpu"))
     return [x for x, _ in loader]
@@ -113,8 +114,10 @@ def test_workers_start_after_the_parent_used_opencv_threads(tmp_path):
         "big = np.random.rand(3000, 3000, 3).astype(np.float32)\n"
         "cv2.resize(big, (2000, 2000), interpolation=cv2.INTER_CUBIC)  # starts OpenCV's pool\n"
         "images = np.zeros((8, 16, 16, 3), np.uint8)\n"
-        "data = train.CachedImages(images, np.arange(8), np.zeros((8, 1)), augment.create([{'name': 'HorizontalFlip'}]))\n"
+        "flip = augment.create([{'name': 'HorizontalFlip'}])\n"
+        "data = train.CachedImages(images, np.arange(8), np.zeros((8, 1)), flip)\n"
         "loader = train.make_loader(data, train.EpochSampler(8, 0), 4, 2, torch.device('cpu'))\n"
-        "print(len(list(loader)), 'batches')\n")
+        "print(len(list(loader)), 'batches')\n"
+    )
     run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "2 batches" in run.stdout, run.stderr[-2000:]

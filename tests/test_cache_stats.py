@@ -68,7 +68,10 @@ def test_channel_stats_memory_is_bounded_by_the_chunk(tmp_path):
 
 def test_combined_stats_equal_those_over_both_caches():
     rng = np.random.default_rng(1)
-    train, test = rng.integers(0, 256, (7, 8, 8, 3), dtype=np.uint8), rng.integers(50, 200, (3, 8, 8, 3), dtype=np.uint8)
+    train, test = (
+        rng.integers(0, 256, (7, 8, 8, 3), dtype=np.uint8),
+        rng.integers(50, 200, (3, 8, 8, 3), dtype=np.uint8),
+    )
     combined = stats.combine([stats.channel_stats(train, np.arange(7)), stats.channel_stats(test, np.arange(3))])
     both = stats.channel_stats(np.concatenate([train, test]), np.arange(10))
     assert combined["mean"] == pytest.approx(both["mean"]) and combined["std"] == pytest.approx(both["std"])

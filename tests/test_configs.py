@@ -28,8 +28,11 @@ def test_presets_combine_as_snakemake_combines_them():
 
 
 def test_configfiles_merge_with_each_other_before_the_config(tmp_path):
-    for name, content in {"base": {"a": {"x": 1, "y": 2}, "k": [1, 2]}, "one": {"a": None, "k": [3]},
-                          "two": {"a": {"y": 3}}}.items():
+    for name, content in {
+        "base": {"a": {"x": 1, "y": 2}, "k": [1, 2]},
+        "one": {"a": None, "k": [3]},
+        "two": {"a": {"y": 3}},
+    }.items():
         (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(content))
     files = [tmp_path / f"{name}.yaml" for name in ("base", "one", "two")]
     # "one" drops a, "two" brings back a.y; together they are laid over base's a

@@ -5,7 +5,7 @@ from foldwise import dedup, manifest, phash
 
 
 def hashes_table(ext, ref):
-    rows = [("e%d" % i, "external", *h) for i, h in enumerate(ext)] + [("t%d" % i, "train", *h) for i, h in enumerate(ref)]
+    rows = [(f"e{i}", "external", *h) for i, h in enumerate(ext)] + [(f"t{i}", "train", *h) for i, h in enumerate(ref)]
     table = pd.DataFrame(rows, columns=["id", "split", "hash:a", "hash:b"])
     return table.astype({"hash:a": np.uint64, "hash:b": np.uint64})
 

@@ -87,8 +87,11 @@ def test_an_unusable_slot_folder_falls_back_to_one_of_this_user(monkeypatch, tmp
         shared.mkdir()
         for module, name in [(os, "open"), (builtins, "open")]:
             monkeypatch.setattr(module, name, refuse_in(shared, getattr(module, name)))
-    with (caplog.at_level(logging.WARNING, logger="foldwise.devices"), devices.acquire(str(shared)) as first,
-          devices.acquire(str(shared)) as second):
+    with (
+        caplog.at_level(logging.WARNING, logger="foldwise.devices"),
+        devices.acquire(str(shared)) as first,
+        devices.acquire(str(shared)) as second,
+    ):
         assert {first.index, second.index} == {0, 1}  # the fallback slots still keep jobs apart
     own = tmp_path / f"foldwise-gpu-slots-uid{os.getuid()}"
     assert sorted(p.name for p in own.iterdir()) == ["gpu0.lock", "gpu1.lock"]

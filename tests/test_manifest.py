@@ -21,8 +21,12 @@ def write_dataset(root, train_rows, test_ids, id_column="name", classes=("a", "b
         Image.fromarray(np.full((*size, 3), 100, np.uint8)).save(root / "img" / f"{sample_id}.png")
     pd.DataFrame(train_rows, columns=[id_column, *classes]).to_csv(root / "train.csv", index=False)
     pd.DataFrame({id_column: list(test_ids)}).to_csv(root / "test.csv", index=False)
-    return manifest.Dataset(train=str(root / "train.csv"), test=str(root / "test.csv"),
-                            images=str(root / "img" / "{id}.png"), id_column=id_column)
+    return manifest.Dataset(
+        train=str(root / "train.csv"),
+        test=str(root / "test.csv"),
+        images=str(root / "img" / "{id}.png"),
+        id_column=id_column,
+    )
 
 
 GOOD = [("s1", 1, 0, 0), ("s2", 0, 1, 0), ("s3", 0, 0, 1)]
@@ -82,20 +86,25 @@ def test_a_text_column_instead_of_a_class_is_one_error_naming_it(tmp_path):
     pd.DataFrame({"name": ["t1"], "a": [0.5], "b": [0.5], "c": [0.5]}).to_csv(spec.test, index=False)
     with pytest.raises(FoldwiseError) as error:
         manifest.build(spec)
-    assert str(error.value) == (f"{spec.train}: column(s) 'comment' (first values 'checked', 'blurry', '') hold no "
-                                "0/1 label in any row; the test CSV names the classes ['a', 'b', 'c'], train lacks ['c']")
+    assert str(error.value) == (
+        f"{spec.train}: column(s) 'comment' (first values 'checked', 'blurry', '') hold no "
+        "0/1 label in any row; the test CSV names the classes ['a', 'b', 'c'], train lacks ['c']"
+    )
 
 
 def test_a_wrong_label_column_is_one_error_naming_it(tmp_path):
     spec = write_dataset(tmp_path, [], ["t1"], classes=())
     pd.DataFrame({"name": [f"s{i}" for i in range(30)], "Target": ["checked", "blurry", "n/a"] * 10}).to_csv(
-        spec.train, index=False)
+        spec.train, index=False
+    )
     spec = manifest.Dataset(**{**spec.__dict__, "task": "multilabel", "label_column": "Target", "num_classes": 4})
     with pytest.raises(FoldwiseError) as error:
         manifest.build(spec)
-    assert str(error.value) == (f"{spec.train}: label column 'Target' holds no list of class indices in any row "
-                                "(first values 'checked', 'blurry', 'n/a'); dataset.num_classes 4 expects "
-                                "space-separated indices 0..3")
+    assert str(error.value) == (
+        f"{spec.train}: label column 'Target' holds no list of class indices in any row "
+        "(first values 'checked', 'blurry', 'n/a'); dataset.num_classes 4 expects "
+        "space-separated indices 0..3"
+    )
 
 
 def test_test_ids_in_train_and_escaping_ids(tmp_path):
@@ -109,7 +118,9 @@ def test_test_ids_in_train_and_escaping_ids(tmp_path):
 
 def test_row_without_a_positive_class(tmp_path):
     spec = write_dataset(tmp_path, [*GOOD, ("s4", 0, 0, 0)], ["t1"])
-    with pytest.raises(FoldwiseError, match=r"line 5 \(id 's4'\): single-label row needs exactly one positive class, has 0"):
+    with pytest.raises(
+        FoldwiseError, match=r"line 5 \(id 's4'\): single-label row needs exactly one positive class, has 0"
+    ):
         manifest.build(spec)
 
 
@@ -123,7 +134,9 @@ def test_empty_training_set(tmp_path):
 def test_external_csv_without_a_class_column(tmp_path):
     spec = write_dataset(tmp_path, GOOD, ["t1"])
     pd.DataFrame({"name": ["s1x"], "a": [1], "b": [0]}).to_csv(tmp_path / "ext.csv", index=False)
-    spec = manifest.Dataset(**{**spec.__dict__, "external": {"train": str(tmp_path / "ext.csv"), "images": spec.images}})
+    spec = manifest.Dataset(
+        **{**spec.__dict__, "external": {"train": str(tmp_path / "ext.csv"), "images": spec.images}}
+    )
     with pytest.raises(FoldwiseError, match=r"ext.csv: class column\(s\) \['c'\] not found"):
         manifest.build(spec)
 
@@ -143,9 +156,15 @@ def test_one_file_per_channel_and_multilabel_indices(tmp_path):
             Image.fromarray(np.zeros((20, 20), np.uint8)).save(tmp_path / "img" / f"{sample_id}_{color}.png")
     pd.DataFrame({"Id": ["a1", "a2"], "Target": ["0 3", "2"]}).to_csv(tmp_path / "train.csv", index=False)
     pd.DataFrame({"Id": ["t1"], "Predicted": ["0"]}).to_csv(tmp_path / "test.csv", index=False)
-    spec = manifest.Dataset(train=str(tmp_path / "train.csv"), test=str(tmp_path / "test.csv"), id_column="Id",
-                            images={c: str(tmp_path / "img" / f"{{id}}_{c}.png") for c in colors},
-                            task="multilabel", label_column="Target", num_classes=5)
+    spec = manifest.Dataset(
+        train=str(tmp_path / "train.csv"),
+        test=str(tmp_path / "test.csv"),
+        id_column="Id",
+        images={c: str(tmp_path / "img" / f"{{id}}_{c}.png") for c in colors},
+        task="multilabel",
+        label_column="Target",
+        num_classes=5,
+    )
     table = manifest.build(spec)
     assert manifest.channels(table) == colors
     assert manifest.labels(table[table.split == "train"]).tolist() == [[1, 0, 0, 1, 0], [0, 0, 1, 0, 0]]
@@ -202,5 +221,7 @@ def test_the_test_side_is_checked_against_the_training_side(tmp_path):
     assert test_side.id.tolist() == ["t1"] and manifest.classes(test_side) == ["a", "b", "c"]
     assert np.isnan(manifest.labels(test_side)).all()
     grayscale = manifest.Dataset(**{**spec.__dict__, "channels": 1})
-    with pytest.raises(FoldwiseError, match=r"test.csv: its images name the channels \['c0'\], the training data \['r', 'g', 'b'\]"):
+    with pytest.raises(
+        FoldwiseError, match=r"test.csv: its images name the channels \['c0'\], the training data \['r', 'g', 'b'\]"
+    ):
         manifest.build_test_side(grayscale, train_side)

@@ -32,4 +32,5 @@ def test_macro_f1_matches_sklearn():
     truth[:, 4] = 0  # a class never positive
     scores = rng.random((100, 5))
     assert metrics.macro_f1(truth, scores) == pytest.approx(
-        f1_score(truth, scores >= 0.5, average="macro", zero_division=0))
+        f1_score(truth, scores >= 0.5, average="macro", zero_division=0)
+    )

@@ -47,7 +47,7 @@ def test_focal_loss_matches_formula_and_gamma_zero_is_bce():
     target = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     p = torch.sigmoid(logits)
     p_t = p * target + (1 - p) * (1 - target)
-    expected = (-(1 - p_t) ** 2 * torch.log(p_t)).mean()
+    expected = (-((1 - p_t) ** 2) * torch.log(p_t)).mean()
     assert torch.allclose(losses.create("focal")(logits, target), expected, atol=1e-6)
     bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
     assert torch.allclose(losses.create("focal", focal_gamma=0.0)(logits, target), bce)

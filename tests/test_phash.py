@@ -19,7 +19,9 @@ def test_uint64_keeps_every_bit():
     h = imagehash.phash(Image.fromarray(random_images(1)[0][:, :, 0]))
     bits = phash.to_uint64(h)
     assert bin(int(bits)).count("1") == int(h.hash.sum())
-    assert np.unpackbits(np.array([bits]).astype(">u8").view(np.uint8)).astype(bool).tolist() == h.hash.flatten().tolist()
+    assert (
+        np.unpackbits(np.array([bits]).astype(">u8").view(np.uint8)).astype(bool).tolist() == h.hash.flatten().tolist()
+    )
 
 
 def test_hamming_matches_imagehash_difference():
@@ -31,7 +33,8 @@ def test_hamming_matches_imagehash_difference():
         for j in range(6):
             for c in range(3):
                 expected = imagehash.phash(Image.fromarray(images[i][:, :, c])) - imagehash.phash(
-                    Image.fromarray(images[j][:, :, c]))
+                    Image.fromarray(images[j][:, :, c])
+                )
                 assert dist[i, j, c] == expected
     assert dist.max() > 10  # the case is not trivial: some pairs differ a lot
 

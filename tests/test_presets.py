@@ -17,9 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.workflow
 
 # compile off: on a CPU torch.compile alone would take longer than the whole run
-SMALL = {"train": {"model": "test_resnet", "epochs": 1, "threads": 1, "num_workers": 0, "batch_size": 16,
-                   "compile": False},
-         "threads": 1}
+SMALL = {
+    "train": {"model": "test_resnet", "epochs": 1, "threads": 1, "num_workers": 0, "batch_size": 16, "compile": False},
+    "threads": 1,
+}
 
 
 def preset_augment(preset: str, crop: int) -> list[dict]:
@@ -32,31 +33,55 @@ def run(tmp_path: Path, preset: str, overrides: dict) -> Path:
     workdir = tmp_path / "run"
     small = tmp_path / "small.yaml"
     small.write_text(yaml.safe_dump(overrides))
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-           "--cores", "2", "--resources", "gpu=2",
-           "--configfile", str(ROOT / "config/presets" / preset), str(small)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        "--resources",
+        "gpu=2",
+        "--configfile",
+        str(ROOT / "config/presets" / preset),
+        str(small),
+    ]
     result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=540)
     assert result.returncode == 0, result.stdout[-5000:]
     return workdir / "results"
 
 
 def test_plant_pathology_2020_preset(tmp_path):
-    overrides = {**SMALL, "demo": {"train_size": 200, "test_size": 20, "external_size": 10, "image_size": [64, 96]},
-                 "cache": {"size": [32, 48]}, "predict": {"batch_size": 64}}
+    overrides = {
+        **SMALL,
+        "demo": {"train_size": 200, "test_size": 20, "external_size": 10, "image_size": [64, 96]},
+        "cache": {"size": [32, 48]},
+        "predict": {"batch_size": 64},
+    }
     results = run(tmp_path, "plant_pathology_2020.yaml", overrides)
     assert pd.read_csv(results / "submission_mix.csv").columns.tolist() == [
-        "image_id", "healthy", "multiple_diseases", "rust", "scab"]
+        "image_id",
+        "healthy",
+        "multiple_diseases",
+        "rust",
+        "scab",
+    ]
     assert len(json.loads((results / "scores/distill.json").read_text())["folds"]) == 5
     history = pd.read_csv(results / "models/base/fold0/history.csv")
     assert history.lr.iloc[0] > 0
 
 
 def test_hpa_2018_preset(tmp_path):
-    overrides = {**SMALL, "demo": {"layout": "hpa", "train_size": 150, "test_size": 20, "external_size": 10,
-                                   "image_size": [48, 48]},
-                 "cache": {"size": [48, 48]},
-                 "train": {**SMALL["train"], "augment": preset_augment("hpa_2018.yaml", crop=40)},
-                 "predict": {"crop": {"size": [40, 40], "count": 2}, "batch_size": 64}}
+    overrides = {
+        **SMALL,
+        "demo": {"layout": "hpa", "train_size": 150, "test_size": 20, "external_size": 10, "image_size": [48, 48]},
+        "cache": {"size": [48, 48]},
+        "train": {**SMALL["train"], "augment": preset_augment("hpa_2018.yaml", crop=40)},
+        "predict": {"crop": {"size": [40, 40], "count": 2}, "batch_size": 64},
+    }
     results = run(tmp_path, "hpa_2018.yaml", overrides)
     labels = pd.read_csv(results / "submission_labels.csv", dtype=str)
     assert labels.columns.tolist() == ["Id", "Predicted"] and len(labels) == 20

@@ -23,15 +23,36 @@ pytestmark = pytest.mark.soak  # `make test-long` (with the cluster test); about
 
 # a longer smoke training (25 short epochs), so that kills land between its epochs
 SETTINGS = {"train": {"epochs": 25}}
-DETERMINISTIC = ["results/data/manifest/train.parquet", "results/data/manifest/test.parquet",
-                 "results/data/hashes/train.parquet", "results/data/hashes/test.parquet", "results/data/folds.parquet",
-                 "results/data/stats.json", "results/data/external_kept.parquet"]
+DETERMINISTIC = [
+    "results/data/manifest/train.parquet",
+    "results/data/manifest/test.parquet",
+    "results/data/hashes/train.parquet",
+    "results/data/hashes/test.parquet",
+    "results/data/folds.parquet",
+    "results/data/stats.json",
+    "results/data/external_kept.parquet",
+]
 
 
 def command(workdir: Path, overrides: Path) -> list[str]:
-    return [sys.executable, "-m", "snakemake", "results/submission_mix.csv", "--snakefile", str(ROOT / "Snakefile"),
-            "--directory", str(workdir), "--cores", "2", "--resources", "gpu=2", "--rerun-incomplete",
-            "--configfile", str(ROOT / "config/smoke.yaml"), str(overrides)]
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "results/submission_mix.csv",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        "--resources",
+        "gpu=2",
+        "--rerun-incomplete",
+        "--configfile",
+        str(ROOT / "config/smoke.yaml"),
+        str(overrides),
+    ]
 
 
 def unlock(workdir: Path, overrides: Path) -> None:
@@ -42,8 +63,9 @@ def unlock(workdir: Path, overrides: Path) -> None:
 
 def finish(workdir: Path, overrides: Path) -> str:
     unlock(workdir, overrides)
-    run = subprocess.run(command(workdir, overrides), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                         timeout=600)
+    run = subprocess.run(
+        command(workdir, overrides), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600
+    )
     assert run.returncode == 0, run.stdout[-5000:]
     return run.stdout
 
@@ -53,8 +75,9 @@ def kill_mid_training(workdir: Path, overrides: Path, delay: float) -> bool:
     SIGKILL snakemake and every job it started. False if the run ended before that."""
     unlock(workdir, overrides)
     started = time.time()
-    process = subprocess.Popen(command(workdir, overrides), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        command(workdir, overrides), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     checkpoints = workdir / "results/checkpoints"
     while process.poll() is None:
         if any(p.stat().st_mtime > started for p in checkpoints.rglob("last.pt")):
@@ -90,8 +113,9 @@ def test_killed_three_times_ends_like_an_uninterrupted_run(tmp_path):
     for name in ["submission.csv", "submission_distill.csv", "submission_mix.csv"]:
         assert (reference / "results" / name).read_bytes() == (soaked / "results" / name).read_bytes(), name
     for path in sorted((reference / "results/oof").rglob("*.parquet")):
-        pd.testing.assert_frame_equal(pd.read_parquet(path), pd.read_parquet(soaked / path.relative_to(reference)),
-                                      check_exact=True)
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(path), pd.read_parquet(soaked / path.relative_to(reference)), check_exact=True
+        )
     models = sorted((reference / "results/models").rglob("model.pt"))
     assert len(models) == 6
     for path in models:  # the weights themselves, exactly

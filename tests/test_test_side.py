@@ -22,15 +22,24 @@ IMAGES = "resources/demo/images/{id}.jpg"
 
 def demo_with_test(test_csv: str) -> dict:
     """The demo's dataset section, as the workflow builds it, with another test CSV."""
-    return {"dataset": {"train": "resources/demo/train.csv", "test": test_csv, "images": IMAGES,
-                        "external": {"train": "resources/demo/external.csv", "images": IMAGES}}}
+    return {
+        "dataset": {
+            "train": "resources/demo/train.csv",
+            "test": test_csv,
+            "images": IMAGES,
+            "external": {"train": "resources/demo/external.csv", "images": IMAGES},
+        }
+    }
 
 
 def artifacts(workdir: Path) -> dict[str, int]:
     """Every artifact under results/ (logs and benchmarks aside) with its modification time."""
     results = workdir / "results"
-    return {str(path.relative_to(results)): path.stat().st_mtime_ns for path in results.rglob("*")
-            if path.is_file() and path.relative_to(results).parts[0] not in ("logs", "benchmarks")}
+    return {
+        str(path.relative_to(results)): path.stat().st_mtime_ns
+        for path in results.rglob("*")
+        if path.is_file() and path.relative_to(results).parts[0] not in ("logs", "benchmarks")
+    }
 
 
 def changed(before: dict[str, int], after: dict[str, int]) -> set[str]:
@@ -81,13 +90,28 @@ def test_a_new_test_file_reruns_only_the_test_side(workdir, tmp_path):
     assert not {"split_folds", "compute_stats"} & set(planned) and "split=train" not in dry.stdout
 
     run = snakemake(workdir, configs=[config])
-    assert ran(run.stdout) == {"build_manifest": 1, "hash_images": 1, "dedup_external": 1, "cache_images": 1,
-                               "predict_fold": 2 * K, "write_submission": 2, "mix_submissions": 1}
+    assert ran(run.stdout) == {
+        "build_manifest": 1,
+        "hash_images": 1,
+        "dedup_external": 1,
+        "cache_images": 1,
+        "predict_fold": 2 * K,
+        "write_submission": 2,
+        "mix_submissions": 1,
+    }
     predictions = {f"predictions/test/{stage}/fold{fold}.parquet" for stage in ("base", "distill") for fold in range(K)}
     assert changed(before, artifacts(workdir)) == {
-        "data/manifest/test.parquet", "data/hashes/test.parquet", "cache/32x32/test/images.npy",
-        "cache/32x32/test/index.parquet", "data/duplicates.csv", "data/external_kept.parquet", *predictions,
-        "submission.csv", "submission_distill.csv", "submission_mix.csv"}
+        "data/manifest/test.parquet",
+        "data/hashes/test.parquet",
+        "cache/32x32/test/images.npy",
+        "cache/32x32/test/index.parquet",
+        "data/duplicates.csv",
+        "data/external_kept.parquet",
+        *predictions,
+        "submission.csv",
+        "submission_distill.csv",
+        "submission_mix.csv",
+    }
     assert pd.read_csv(workdir / "results/submission_mix.csv").image_id.tolist() == subset
 
 
@@ -95,8 +119,9 @@ def test_a_test_file_that_frees_an_external_row_retrains(workdir, tmp_path):
     subset = pd.read_csv(workdir / "resources/demo/test_new.csv").image_id
     freed = planted(workdir).iloc[0]
     kept_before = set(pd.read_parquet(workdir / "results/data/external_kept.parquet").id)
-    config = override(tmp_path, "freed", demo_with_test(
-        write_test_csv(workdir, "test_freed.csv", subset[subset != freed.source_id])))
+    config = override(
+        tmp_path, "freed", demo_with_test(write_test_csv(workdir, "test_freed.csv", subset[subset != freed.source_id]))
+    )
 
     run = snakemake(workdir, configs=[config])
     assert ran(run.stdout)["train_fold"] == 2 * K and "split_folds" not in ran(run.stdout)
@@ -111,17 +136,30 @@ def test_a_predict_set_runs_on_new_images_and_leaves_every_other_artifact_alone(
     for n, source in enumerate(sources):
         shutil.copy(workdir / IMAGES.format(id=source), workdir / f"fresh/new_{n}.jpg")
     pd.DataFrame({"image_id": [f"new_{n}" for n in range(len(sources))]}).to_csv(workdir / "fresh.csv", index=False)
-    config = override(tmp_path, "fresh", {**demo_with_test("resources/demo/test_freed.csv"),
-                                          "predict_sets": {"fresh": {"test": "fresh.csv", "images": "fresh/{id}.jpg"}}})
+    config = override(
+        tmp_path,
+        "fresh",
+        {
+            **demo_with_test("resources/demo/test_freed.csv"),
+            "predict_sets": {"fresh": {"test": "fresh.csv", "images": "fresh/{id}.jpg"}},
+        },
+    )
     before = artifacts(workdir)
 
     run = snakemake(workdir, targets=["results/predict/fresh/submission_mix.csv"], configs=[config])
-    assert ran(run.stdout) == {"build_manifest": 1, "cache_images": 1, "predict_fold": 2 * K, "write_submission": 2,
-                               "mix_submissions": 1}
+    assert ran(run.stdout) == {
+        "build_manifest": 1,
+        "cache_images": 1,
+        "predict_fold": 2 * K,
+        "write_submission": 2,
+        "mix_submissions": 1,
+    }
     after = artifacts(workdir)
     assert changed(before, after) == set(after) - set(before)  # only new files
-    assert all(name.startswith(("predict/fresh/", "predictions/fresh/", "cache/32x32/fresh/", "data/manifest/fresh."))
-               for name in set(after) - set(before))
+    assert all(
+        name.startswith(("predict/fresh/", "predictions/fresh/", "cache/32x32/fresh/", "data/manifest/fresh."))
+        for name in set(after) - set(before)
+    )
 
     fresh = pd.read_csv(workdir / "results/predict/fresh/submission_mix.csv")
     assert fresh.columns.tolist() == ["image_id", *CLASSES] and len(fresh) == len(sources)

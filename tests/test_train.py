@@ -1,13 +1,10 @@
-import math
-
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import DEVICE
 
 from foldwise import FoldwiseError, losses, train
-
-from conftest import DEVICE
 
 
 def toy_data(n=48, size=16, seed=0, contrast=150):
@@ -24,8 +21,14 @@ def toy_data(n=48, size=16, seed=0, contrast=150):
 
 
 STATS = {"mean": [0.5, 0.5, 0.5], "std": [0.3, 0.3, 0.3]}
-CFG = train.TrainConfig(model="test_resnet", epochs=3, batch_size=8, optimizer={"name": "adam", "lr": 3e-3},
-                        augment=[{"name": "HorizontalFlip", "p": 0.5}], channels_last=False)
+CFG = train.TrainConfig(
+    model="test_resnet",
+    epochs=3,
+    batch_size=8,
+    optimizer={"name": "adam", "lr": 3e-3},
+    augment=[{"name": "HorizontalFlip", "p": 0.5}],
+    channels_last=False,
+)
 
 
 # a harder toy task that learns slowly: its best epoch is the last one, after the resume below
@@ -96,8 +99,9 @@ def test_nan_loss_names_fold_and_epoch(tmp_path):
     images, data = toy_data()
     data.train_targets = np.full_like(data.train_targets, np.nan)
     with pytest.raises(FoldwiseError, match=r"base fold 0: training loss is nan at epoch 1"):
-        train.train_fold(CFG, data, images, STATS, "multiclass", torch.device(DEVICE), tmp_path / "c.pt", seed=5,
-                         name="base fold 0")
+        train.train_fold(
+            CFG, data, images, STATS, "multiclass", torch.device(DEVICE), tmp_path / "c.pt", seed=5, name="base fold 0"
+        )
 
 
 def test_explicit_step_rates_as_in_hpa_2018():
@@ -124,8 +128,16 @@ def test_loss_follows_the_task_and_a_mismatch_is_refused():
         losses.for_task("focal+lovasz", "multiclass")
     images, data = toy_data()
     with pytest.raises(FoldwiseError, match="soft_ce is a multiclass loss"):
-        train.train_fold(train.TrainConfig(**{**CFG.__dict__, "loss": "soft_ce"}), data, images, STATS, "multilabel",
-                         torch.device(DEVICE), "unused.pt", seed=5)
+        train.train_fold(
+            train.TrainConfig(**{**CFG.__dict__, "loss": "soft_ce"}),
+            data,
+            images,
+            STATS,
+            "multilabel",
+            torch.device(DEVICE),
+            "unused.pt",
+            seed=5,
+        )
 
 
 def optimizer_steps(checkpoint) -> int:
@@ -143,18 +155,36 @@ def test_gradient_accumulation_updates_once_per_group_of_batches(tmp_path):
 def test_gradient_clipping_bounds_every_update(tmp_path):
     lr, clip = 0.1, 1e-4
     sgd = {"name": "momentum", "lr": lr, "momentum": 0.0}  # plain SGD: an update is lr * gradient
-    cfg = train.TrainConfig(**{**CFG.__dict__, "optimizer": sgd, "scheduler": {"name": "step"}, "augment": [],
-                               "clip_grad_norm": clip, "drop_rate": 0.0})
+    cfg = train.TrainConfig(
+        **{
+            **CFG.__dict__,
+            "optimizer": sgd,
+            "scheduler": {"name": "step"},
+            "augment": [],
+            "clip_grad_norm": clip,
+            "drop_rate": 0.0,
+        }
+    )
     torch.manual_seed(5)
     initial = train.models.create("test_resnet", 2, 3)
     result = run(tmp_path, cfg)
-    moved = torch.sqrt(sum(((result["state_dict"][k] - v) ** 2).sum()
-                           for k, v in initial.state_dict().items() if v.is_floating_point() and "running" not in k))
+    moved = torch.sqrt(
+        sum(
+            ((result["state_dict"][k] - v) ** 2).sum()
+            for k, v in initial.state_dict().items()
+            if v.is_floating_point() and "running" not in k
+        )
+    )
     updates = 3 * 4
     assert moved <= updates * lr * clip * 1.001  # SGD moves each update by at most lr * clip
     unclipped = run(tmp_path, train.TrainConfig(**{**cfg.__dict__, "clip_grad_norm": None}), name="free.pt")
-    moved_free = torch.sqrt(sum(((unclipped["state_dict"][k] - v) ** 2).sum()
-                                for k, v in initial.state_dict().items() if v.is_floating_point() and "running" not in k))
+    moved_free = torch.sqrt(
+        sum(
+            ((unclipped["state_dict"][k] - v) ** 2).sum()
+            for k, v in initial.state_dict().items()
+            if v.is_floating_point() and "running" not in k
+        )
+    )
     assert moved_free > 10 * moved
 
 
@@ -163,8 +193,9 @@ def test_checkpoint_of_other_code_is_refused_but_system_settings_may_change(tmp_
     short = train.TrainConfig(**{**CFG.__dict__, "epochs": 1})
 
     def fit(cfg, code):
-        return train.train_fold(cfg, data, images, STATS, "multiclass", torch.device(DEVICE), tmp_path / "c.pt",
-                                seed=5, code=code)
+        return train.train_fold(
+            cfg, data, images, STATS, "multiclass", torch.device(DEVICE), tmp_path / "c.pt", seed=5, code=code
+        )
 
     fit(short, code="v1")
     with pytest.raises(FoldwiseError, match="checkpoint of another configuration"):

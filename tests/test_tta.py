@@ -35,7 +35,7 @@ def test_random_crops_are_seeded_and_inside_the_image():
     boxes = predict.crop_boxes((40, 50), {"size": [32, 32], "count": 4}, seed=3)
     assert boxes == predict.crop_boxes((40, 50), {"size": [32, 32], "count": 4}, seed=3)
     assert len(set(boxes)) > 1
-    assert all(0 <= t <= 8 and 0 <= l <= 18 and (h, w) == (32, 32) for t, l, h, w in boxes)
+    assert all(0 <= top <= 8 and 0 <= left <= 18 and (h, w) == (32, 32) for top, left, h, w in boxes)
     assert predict.crop_boxes((40, 50), None) == [(0, 0, 40, 50)]
 
 
@@ -51,11 +51,22 @@ def test_prediction_is_the_reduction_over_crops_times_transforms():
     images = np.random.default_rng(0).integers(0, 255, (3, 12, 12, 1), dtype=np.uint8)
     normalize = predict.Normalize([0.0], [1.0])
     crop = {"size": [8, 8], "count": 2}
-    got = predict.predict(FirstPixel(), normalize, images, np.arange(3), "multilabel", torch.device("cpu"),
-                          ["identity", "hflip"], "max", crop=crop, seed=1, channels_last=False)
+    got = predict.predict(
+        FirstPixel(),
+        normalize,
+        images,
+        np.arange(3),
+        "multilabel",
+        torch.device("cpu"),
+        ["identity", "hflip"],
+        "max",
+        crop=crop,
+        seed=1,
+        channels_last=False,
+    )
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
     views = []
     for top, left, h, w in predict.crop_boxes((12, 12), crop, seed=1):
         for name in ["identity", "hflip"]:
-            views.append(torch.sigmoid(FirstPixel()(tta.apply(x[:, :, top:top + h, left:left + w], name))))
+            views.append(torch.sigmoid(FirstPixel()(tta.apply(x[:, :, top : top + h, left : left + w], name))))
     np.testing.assert_allclose(got, torch.stack(views).amax(0).numpy(), rtol=1e-6)

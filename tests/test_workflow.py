@@ -19,7 +19,6 @@ import pandas as pd
 import pytest
 import safetensors.torch
 import timm
-import torch
 import yaml
 from PIL import Image
 
@@ -33,11 +32,27 @@ pytestmark = pytest.mark.workflow
 
 def snakemake(workdir, *args, configs=(), snakefile=ROOT / "Snakefile", check=True, targets=("all",), env=None):
     """Run snakemake on the smoke config (plus ``configs``); targets go first; ``env`` adds variables."""
-    cmd = [sys.executable, "-m", "snakemake", *targets, "--snakefile", str(snakefile),
-           "--directory", str(workdir), "--cores", "2", "--resources", "gpu=2",
-           "--configfile", str(SMOKE), *map(str, configs), *args]
-    result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=540,
-                            env={**os.environ, **(env or {})})
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        *targets,
+        "--snakefile",
+        str(snakefile),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        "--resources",
+        "gpu=2",
+        "--configfile",
+        str(SMOKE),
+        *map(str, configs),
+        *args,
+    ]
+    result = subprocess.run(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=540, env={**os.environ, **(env or {})}
+    )
     if check:
         assert result.returncode == 0, result.stdout[-5000:]
     return result
@@ -116,8 +131,17 @@ def test_every_artifact_of_the_dag(workdir):
     np.testing.assert_allclose(mix[CLASSES], (base[CLASSES] + distill[CLASSES]) / 2)
     mix_score = json.loads((results / "scores/mix.json").read_text())
     assert mix_score["metric"] == "roc_auc" and mix_score["biased"] and "optimistic" in mix_score["note"]
-    for job in ("build_manifest/train", "build_manifest/test", "hash_images/test", "dedup_external",
-                "find_train_duplicates", "split_folds", "compute_stats", "mix_submissions/submission_mix", "mix_oof"):
+    for job in (
+        "build_manifest/train",
+        "build_manifest/test",
+        "hash_images/test",
+        "dedup_external",
+        "find_train_duplicates",
+        "split_folds",
+        "compute_stats",
+        "mix_submissions/submission_mix",
+        "mix_oof",
+    ):
         assert (results / f"logs/{job}.log").exists() and (results / f"benchmarks/{job}.tsv").exists()
     assert "epoch 2/2" in (results / "logs/train_fold/base/fold0.log").read_text()
 
@@ -128,9 +152,17 @@ def test_second_run_has_nothing_to_do(workdir):
 
 def test_new_alpha_reruns_only_the_distill_side(workdir, tmp_path):
     dry = snakemake(workdir, "-n", configs=[override(tmp_path, "alpha", {"distill": {"alpha": 0.5}})])
-    assert job_counts(dry.stdout) == {"make_soft_labels": 1, "train_fold": K, "predict_oof": K, "collect_oof": 1,
-                                      "predict_fold": K, "write_submission": 1, "mix_submissions": 1, "mix_oof": 1,
-                                      "all": 1}
+    assert job_counts(dry.stdout) == {
+        "make_soft_labels": 1,
+        "train_fold": K,
+        "predict_oof": K,
+        "collect_oof": 1,
+        "predict_fold": K,
+        "write_submission": 1,
+        "mix_submissions": 1,
+        "mix_oof": 1,
+        "all": 1,
+    }
     assert "wildcards: stage=base" not in dry.stdout
 
 
@@ -156,13 +188,19 @@ def test_new_tta_repredicts_and_retrains_only_the_distill_side(workdir, tmp_path
     assert counts["predict_oof"] == 2 * K and counts["predict_fold"] == 2 * K
     # out-of-fold predictions are made with the test's TTA, and the soft labels are made of them
     assert [w for rule, w in planned_jobs(dry.stdout) if rule == "train_fold"] == [
-        f"stage=distill, fold={fold}" for fold in range(K)]
+        f"stage=distill, fold={fold}" for fold in range(K)
+    ]
 
 
 def test_editing_the_losses_module_reruns_training(workdir, tmp_path):
     copy = tmp_path / "checkout"
-    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".git", "results", "resources", ".snakemake",
-                                                              "__pycache__", ".whl", ".site"))
+    shutil.copytree(
+        ROOT,
+        copy,
+        ignore=shutil.ignore_patterns(
+            ".venv", ".git", "results", "resources", ".snakemake", "__pycache__", ".whl", ".site"
+        ),
+    )
     with open(copy / "src/foldwise/losses.py", "a") as f:
         f.write("\n# an edit\n")
     counts = job_counts(snakemake(workdir, "-n", snakefile=copy / "Snakefile").stdout)
@@ -174,7 +212,8 @@ def test_new_dedup_threshold_keeping_the_same_rows_retrains_nothing(workdir, tmp
     ran = job_counts(run.stdout)
     assert ran.get("dedup_external") == 1
     assert not {"train_fold", "predict_fold", "predict_oof", "collect_oof", "make_soft_labels"} & set(
-        re.findall(r"rule (\w+):", run.stdout))
+        re.findall(r"rule (\w+):", run.stdout)
+    )
 
 
 def test_new_dedup_threshold_changing_the_kept_rows_retrains(workdir, tmp_path):
@@ -203,8 +242,13 @@ def test_pretrained_true_fetches_once_and_every_fold_trains_from_the_stored_file
 def test_fetch_weights_offline_is_one_line_naming_the_file_to_place(tmp_path):
     pretrained = override(tmp_path, "pretrained", {"train": {"pretrained": True}})
     stored = "resources/weights/test_resnet.safetensors"
-    run = snakemake(tmp_path / "run", configs=[pretrained], targets=[stored], check=False,
-                    env={"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "empty-hub")})
+    run = snakemake(
+        tmp_path / "run",
+        configs=[pretrained],
+        targets=[stored],
+        check=False,
+        env={"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "empty-hub")},
+    )
     errors = {line for line in run.stdout.splitlines() if line.startswith("foldwise: error:")}
     assert run.returncode != 0 and len(errors) == 1
     assert "weights of test_resnet (offline" in errors.pop() and f"place them at {stored}" in run.stdout
@@ -225,8 +269,14 @@ def make_user_dataset(root: Path) -> dict:
         rows.append({"name": f"p{i:03d}", "cat": int(label == 0), "dog": int(label == 1), "owl": int(label == 2)})
     pd.DataFrame(rows[:45]).to_csv(root / "train.csv", index=False)
     pd.DataFrame({"name": [r["name"] for r in rows[45:]]}).to_csv(root / "test.csv", index=False)
-    return {"dataset": {"train": str(root / "train.csv"), "test": str(root / "test.csv"),
-                        "images": str(root / "pics" / "{id}.png"), "id_column": "name"}}
+    return {
+        "dataset": {
+            "train": str(root / "train.csv"),
+            "test": str(root / "test.csv"),
+            "images": str(root / "pics" / "{id}.png"),
+            "id_column": "name",
+        }
+    }
 
 
 def test_a_users_dataset_needs_only_the_dataset_section(tmp_path):
@@ -245,7 +295,11 @@ def test_bad_input_fails_with_one_line_and_no_artifact(tmp_path):
     assert run.returncode != 0
     # the same line reaches the terminal twice: from the job, and from its log (show-failed-logs)
     errors = sorted({line for line in run.stdout.splitlines() if line.startswith("foldwise: error:")})
-    assert len(errors) == 1 and "train.csv line 9 (id 'p007')" in errors[0] and "p007.png: image file not found" in errors[0]
+    assert (
+        len(errors) == 1
+        and "train.csv line 9 (id 'p007')" in errors[0]
+        and "p007.png: image file not found" in errors[0]
+    )
     assert not list((tmp_path / "run/results/data").glob("manifest/*"))
 
 
@@ -255,18 +309,44 @@ def test_unknown_config_key_is_an_error(tmp_path):
 
 
 def test_lint_is_clean():
-    run = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--snakefile", str(ROOT / "Snakefile")],
-                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--lint", "--snakefile", str(ROOT / "Snakefile")],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0 and "Congratulations" in run.stdout, run.stdout[-3000:]
 
 
 def test_dry_run_lists_the_dag_without_importing_torch(tmp_path):
-    code = ("import sys, snakemake.cli as cli\n"
-            "try:\n    cli.main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
-            "print('TORCH_IMPORTED' if 'torch' in sys.modules else 'TORCH_NOT_IMPORTED'); sys.exit(code)\n")
-    run = subprocess.run([sys.executable, "-c", code, "all", "-n", "--snakefile",
-                          str(ROOT / "Snakefile"), "--directory", str(tmp_path), "--cores", "8", "--resources", "gpu=2"],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    code = (
+        "import sys, snakemake.cli as cli\n"
+        "try:\n    cli.main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
+        "print('TORCH_IMPORTED' if 'torch' in sys.modules else 'TORCH_NOT_IMPORTED'); sys.exit(code)\n"
+    )
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "all",
+            "-n",
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--cores",
+            "8",
+            "--resources",
+            "gpu=2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stdout[-3000:]
     assert "TORCH_NOT_IMPORTED" in run.stdout
     counts = job_counts(run.stdout)

@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+
 from foldwise import artifacts, images, progress
 from foldwise import manifest as manifest_module
 
@@ -36,9 +37,16 @@ def _fill(args) -> None:
     cache.flush()
 
 
-def build(manifest: pd.DataFrame, channels: int, size: tuple[int, int], images_path: str | Path,
-          index_path: str | Path, threads: int = 1, transpose_portrait: bool = False,
-          chunk: int = 64) -> None:
+def build(
+    manifest: pd.DataFrame,
+    channels: int,
+    size: tuple[int, int],
+    images_path: str | Path,
+    index_path: str | Path,
+    threads: int = 1,
+    transpose_portrait: bool = False,
+    chunk: int = 64,
+) -> None:
     """Decode every manifest row into ``images_path`` (.npy memmap) and write ``index_path``."""
     samples = manifest_module.paths(manifest)
     images_path = Path(images_path)
@@ -46,8 +54,10 @@ def build(manifest: pd.DataFrame, channels: int, size: tuple[int, int], images_p
     partial.parent.mkdir(parents=True, exist_ok=True)
     try:
         np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=(len(samples), *size, channels)).flush()
-        jobs = [(partial, s, samples[s : s + chunk], channels, tuple(size), transpose_portrait)
-                for s in range(0, len(samples), chunk)]
+        jobs = [
+            (partial, s, samples[s : s + chunk], channels, tuple(size), transpose_portrait)
+            for s in range(0, len(samples), chunk)
+        ]
         desc = f"cache {size[0]}x{size[1]}"
         if threads > 1:
             with ProcessPoolExecutor(max_workers=threads) as pool:

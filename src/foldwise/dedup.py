@@ -40,12 +40,14 @@ def find_duplicates(hashes: pd.DataFrame, threshold: int) -> pd.DataFrame:
     reference = hashes[hashes.split != "external"]
     pairs = []
     for i, j, dist in within(external[columns].to_numpy(np.uint64), reference[columns].to_numpy(np.uint64), threshold):
-        block = pd.DataFrame({
-            "external_id": external.id.to_numpy()[i],
-            "match_id": reference.id.to_numpy()[j],
-            "match_split": reference.split.to_numpy()[j],
-            "distance": dist.max(axis=1).astype(np.int64),
-        })
+        block = pd.DataFrame(
+            {
+                "external_id": external.id.to_numpy()[i],
+                "match_id": reference.id.to_numpy()[j],
+                "match_split": reference.split.to_numpy()[j],
+                "distance": dist.max(axis=1).astype(np.int64),
+            }
+        )
         for c, name in enumerate(columns):
             block["distance:" + name.removeprefix("hash:")] = dist[:, c].astype(np.int64)
         pairs.append(block)
@@ -58,8 +60,10 @@ def train_duplicates(hashes: pd.DataFrame, threshold: int) -> pd.DataFrame:
     """Pairs of training rows (id, match_id, distance) within ``threshold`` on every channel, each pair once."""
     train = hashes[hashes.split == "train"]
     values, ids = train[phash.hash_columns(hashes)].to_numpy(np.uint64), train.id.to_numpy()
-    pairs = [pd.DataFrame({"id": ids[i[i < j]], "match_id": ids[j[i < j]], "distance": dist[i < j].max(axis=1)})
-             for i, j, dist in within(values, values, threshold)]
+    pairs = [
+        pd.DataFrame({"id": ids[i[i < j]], "match_id": ids[j[i < j]], "distance": dist[i < j].max(axis=1)})
+        for i, j, dist in within(values, values, threshold)
+    ]
     columns = {"id": str, "match_id": str, "distance": np.int64}
     return pd.concat(pairs, ignore_index=True).astype(columns) if pairs else pd.DataFrame(columns=list(columns))
 

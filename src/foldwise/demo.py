@@ -68,19 +68,37 @@ def draw_leaf(rng: np.random.Generator, label: str, size: tuple[int, int]) -> np
     img = np.where(leaf[..., None] > 0, green * shade + rng.normal(0, 5, img.shape), img)
     rad = np.deg2rad(tilt)
     tip = np.array([np.cos(rad), np.sin(rad)]) * axes[0] * 0.9
-    cv2.line(img, tuple((center - tip).astype(int)), tuple((center + tip).astype(int)),
-             (green * 1.3).tolist(), max(1, w // 120))
+    cv2.line(
+        img,
+        tuple((center - tip).astype(int)),
+        tuple((center + tip).astype(int)),
+        (green * 1.3).tolist(),
+        max(1, w // 120),
+    )
 
     inside = np.argwhere(leaf > 0)
     spot = max(2, min(h, w) // 40)
     if label in ("rust", "multiple_diseases"):
         for y, x in inside[rng.integers(0, len(inside), rng.integers(8, 18))]:
-            cv2.circle(img, (int(x), int(y)), int(rng.integers(spot, 2 * spot)),
-                       rng.uniform([200, 110, 0], [250, 160, 40]).tolist(), -1)
+            cv2.circle(
+                img,
+                (int(x), int(y)),
+                int(rng.integers(spot, 2 * spot)),
+                rng.uniform([200, 110, 0], [250, 160, 40]).tolist(),
+                -1,
+            )
     if label in ("scab", "multiple_diseases"):
         for y, x in inside[rng.integers(0, len(inside), rng.integers(3, 7))]:
-            cv2.ellipse(img, (int(x), int(y)), (int(rng.integers(2 * spot, 4 * spot)), int(rng.integers(spot, 3 * spot))),
-                        rng.uniform(0, 180), 0, 360, rng.uniform([40, 30, 15], [80, 60, 35]).tolist(), -1)
+            cv2.ellipse(
+                img,
+                (int(x), int(y)),
+                (int(rng.integers(2 * spot, 4 * spot)), int(rng.integers(spot, 3 * spot))),
+                rng.uniform(0, 180),
+                0,
+                360,
+                rng.uniform([40, 30, 15], [80, 60, 35]).tolist(),
+                -1,
+            )
     img = cv2.GaussianBlur(img, (3, 3), 0)
     return np.clip(img, 0, 255).astype(np.uint8)
 
@@ -147,8 +165,16 @@ def draw_cells(rng: np.random.Generator, labels: list[int], size: int) -> np.nda
             for _ in range(rng.integers(12, 24)):
                 angle, radius = rng.uniform(0, 2 * np.pi), rng.uniform(nucleus * 1.2, body * 0.9)
                 point = (int(cx + radius * np.cos(angle)), int(cy + radius * np.sin(angle)))
-                cv2.ellipse(green, point, (max(2, size // 40), max(1, size // 80)), float(rng.uniform(0, 180)), 0, 360,
-                            level, -1)
+                cv2.ellipse(
+                    green,
+                    point,
+                    (max(2, size // 40), max(1, size // 80)),
+                    float(rng.uniform(0, 180)),
+                    0,
+                    360,
+                    level,
+                    -1,
+                )
     if 5 in labels:  # aggregates: two or three bright square clumps anywhere
         for _ in range(rng.integers(2, 4)):
             x, y = (int(v) for v in rng.uniform(0.1, 0.8, 2) * size)

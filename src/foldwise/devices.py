@@ -14,8 +14,8 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import torch
 
@@ -42,8 +42,12 @@ def slot_folder(lock_dir: str | None, count: int) -> Path:
         return shared
     except OSError as error:  # another user's folder, or a file in the way
         own = Path(tempfile.gettempdir()) / f"foldwise-gpu-slots-uid{os.getuid()}"
-        log.warning("GPU slots: cannot use %s (%s); using %s, where the jobs of other users do not see these "
-                    "slots", shared, error.strerror or error, own)
+        log.warning(
+            "GPU slots: cannot use %s (%s); using %s, where the jobs of other users do not see these slots",
+            shared,
+            error.strerror or error,
+            own,
+        )
         _make_slots(own, count)
         return own
 
@@ -72,8 +76,9 @@ def acquire(lock_dir: str | None = None, poll_seconds: float = 2.0) -> Iterator[
         yield torch.device("cpu")
         return
     if scheduler_assigned():
-        log.info("device: cuda:0 as assigned by the scheduler (CUDA_VISIBLE_DEVICES=%s)",
-                 os.environ["CUDA_VISIBLE_DEVICES"])
+        log.info(
+            "device: cuda:0 as assigned by the scheduler (CUDA_VISIBLE_DEVICES=%s)", os.environ["CUDA_VISIBLE_DEVICES"]
+        )
         yield torch.device("cuda", 0)
         return
     count = torch.cuda.device_count()
@@ -88,8 +93,12 @@ def acquire(lock_dir: str | None = None, poll_seconds: float = 2.0) -> Iterator[
                 os.close(slot)
                 continue
             try:
-                log.info("device: cuda:%d (%s), slot %s", index, torch.cuda.get_device_name(index),
-                         folder / f"gpu{index}.lock")
+                log.info(
+                    "device: cuda:%d (%s), slot %s",
+                    index,
+                    torch.cuda.get_device_name(index),
+                    folder / f"gpu{index}.lock",
+                )
                 torch.cuda.set_device(index)
                 yield torch.device("cuda", index)
             finally:

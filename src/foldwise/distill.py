@@ -45,6 +45,9 @@ def cv_caveat(stage: str, teachers: str = "oof") -> dict:
     its targets. ``nested`` teachers remove the leak at the cost of K(K-1) more models."""
     if stage == "base" or teachers == "nested":
         return {"biased": False}
-    return {"biased": True, "note": "optimistic: the soft labels of this fold's training rows come from base "
-                                    "models that were trained on this fold's validation labels; "
-                                    "distill.teachers: nested gives an unbiased figure"}
+    return {
+        "biased": True,
+        "note": "optimistic: the soft labels of this fold's training rows come from base "
+        "models that were trained on this fold's validation labels; "
+        "distill.teachers: nested gives an unbiased figure",
+    }

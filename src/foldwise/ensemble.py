@@ -11,7 +11,9 @@ from foldwise import FoldwiseError
 METHODS = ("mean", "rank", "max")
 
 
-def mix(tables: list[pd.DataFrame], id_col: str, method: str = "mean", weights: list[float] | None = None) -> pd.DataFrame:
+def mix(
+    tables: list[pd.DataFrame], id_col: str, method: str = "mean", weights: list[float] | None = None
+) -> pd.DataFrame:
     """Combine per-class scores of several tables, aligned on ``id_col``.
 
     ``mean`` is the weighted mean of probabilities, ``rank`` the weighted mean of per-class

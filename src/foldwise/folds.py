@@ -18,9 +18,16 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from foldwise import FoldwiseError
 
 
-def split(ids: pd.Series, labels: np.ndarray, k: int, seed: int, task: str = "multiclass",
-          groups: pd.Series | None = None, duplicates: pd.DataFrame | None = None,
-          classes: list[str] | None = None) -> pd.DataFrame:
+def split(
+    ids: pd.Series,
+    labels: np.ndarray,
+    k: int,
+    seed: int,
+    task: str = "multiclass",
+    groups: pd.Series | None = None,
+    duplicates: pd.DataFrame | None = None,
+    classes: list[str] | None = None,
+) -> pd.DataFrame:
     """Assign a fold 0..k-1 to every id.
 
     Args:
@@ -54,12 +61,16 @@ def split(ids: pd.Series, labels: np.ndarray, k: int, seed: int, task: str = "mu
     present = counts > 0
     if (counts[present] < k).any():
         rare = int(np.flatnonzero(present & (counts < k))[0])
-        raise FoldwiseError(f"folds.k = {k} folds but class {classes[rare]!r} has only {counts[rare]} training "
-                            f"row(s); lower folds.k to at most {counts[rare]} or add samples")
+        raise FoldwiseError(
+            f"folds.k = {k} folds but class {classes[rare]!r} has only {counts[rare]} training "
+            f"row(s); lower folds.k to at most {counts[rare]} or add samples"
+        )
     linked = linked_groups(ids, None if groups is None else groups.iloc[order].to_numpy(), duplicates)
     if linked is not None and linked.max() + 1 < k:
-        raise FoldwiseError(f"folds.k = {k} folds but the training rows form only {linked.max() + 1} group(s) "
-                            "(group column and near-duplicates); lower folds.k")
+        raise FoldwiseError(
+            f"folds.k = {k} folds but the training rows form only {linked.max() + 1} group(s) "
+            "(group column and near-duplicates); lower folds.k"
+        )
     rows = np.arange(len(ids))  # the row of each entry handed to the splitter
     if linked is not None:
         if task == "multilabel":

@@ -79,12 +79,19 @@ def for_task(name: str, task: str) -> str:
     mean something else (softmax cross-entropy on multi-hot labels) is refused."""
     if name == "auto":
         return DEFAULTS[task]
-    wrong = sorted({key for key, _, _ in (t.partition("*") for t in name.lower().replace(" ", "").split("+"))
-                    if TASKS.get(key, task) != task})
+    wrong = sorted(
+        {
+            key
+            for key, _, _ in (t.partition("*") for t in name.lower().replace(" ", "").split("+"))
+            if TASKS.get(key, task) != task
+        }
+    )
     if wrong:
         fits = sorted(k for k, t in TASKS.items() if t == task)
-        raise FoldwiseError(f"train.loss: {'+'.join(wrong)} is a {TASKS[wrong[0]]} loss but the dataset is {task}; "
-                            f"use one of {fits} (or auto)")
+        raise FoldwiseError(
+            f"train.loss: {'+'.join(wrong)} is a {TASKS[wrong[0]]} loss but the dataset is {task}; "
+            f"use one of {fits} (or auto)"
+        )
     return name
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -82,8 +81,9 @@ def read_csv(path: str, what: str, id_column: str) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise FoldwiseError(f"{path}: cannot parse {what} CSV ({error})") from None
     if id_column not in table.columns:
-        raise FoldwiseError(f"{path}: id column {id_column!r} not found (columns: {list(table.columns)}); "
-                            "set dataset.id_column")
+        raise FoldwiseError(
+            f"{path}: id column {id_column!r} not found (columns: {list(table.columns)}); set dataset.id_column"
+        )
     return table
 
 
@@ -131,12 +131,16 @@ def parse_labels(table: pd.DataFrame, file: str, spec: Dataset, classes: list[st
     ids = table[spec.id_column].to_numpy()
     if spec.label_column:
         if spec.label_column not in table.columns:
-            raise FoldwiseError(f"{file}: label column {spec.label_column!r} not found (columns: {list(table.columns)})")
+            raise FoldwiseError(
+                f"{file}: label column {spec.label_column!r} not found (columns: {list(table.columns)})"
+            )
         column = table[spec.label_column]
         if len(table) and not column.str.fullmatch(r"\s*\d+(\s+\d+)*\s*").any():
-            raise FoldwiseError(f"{file}: label column {spec.label_column!r} holds no list of class indices in any "
-                                f"row (first values {', '.join(_first_values(column))}); dataset.num_classes "
-                                f"{len(classes)} expects space-separated indices 0..{len(classes) - 1}")
+            raise FoldwiseError(
+                f"{file}: label column {spec.label_column!r} holds no list of class indices in any "
+                f"row (first values {', '.join(_first_values(column))}); dataset.num_classes "
+                f"{len(classes)} expects space-separated indices 0..{len(classes) - 1}"
+            )
         for i, text in enumerate(column):
             try:
                 indices = [int(t) for t in text.split()]
@@ -159,24 +163,32 @@ def parse_labels(table: pd.DataFrame, file: str, spec: Dataset, classes: list[st
         for i in range(len(table)):
             row = values[i]
             if np.isnan(row).any() or (row < 0).any() or (row > 1).any():
-                problems.add(file, i, ids[i], f"labels {table.loc[table.index[i], classes].tolist()} must be numbers in [0, 1]")
+                problems.add(
+                    file, i, ids[i], f"labels {table.loc[table.index[i], classes].tolist()} must be numbers in [0, 1]"
+                )
             elif spec.task == "multiclass" and (row >= 0.5).sum() != 1:
-                problems.add(file, i, ids[i], f"single-label row needs exactly one positive class, has {(row >= 0.5).sum()}")
+                problems.add(
+                    file, i, ids[i], f"single-label row needs exactly one positive class, has {(row >= 0.5).sum()}"
+                )
             else:
                 labels[i] = row
     return labels
 
 
-def check_images(table: pd.DataFrame, file: str, templates: dict[str, str], channels: int,
-                 problems: Problems, threads: int = 1) -> dict[str, list[str]]:
+def check_images(
+    table: pd.DataFrame, file: str, templates: dict[str, str], channels: int, problems: Problems, threads: int = 1
+) -> dict[str, list[str]]:
     """Resolve every image path and check that it exists and has the expected channel count.
 
     Headers are read by ``threads`` threads: on a network file system each read waits for the
     server, not the CPU. Results, and the order of the problems found, do not depend on it.
     """
     per_file = channels if len(templates) == 1 else 1
-    jobs = [(i, sample_id, name, template) for i, sample_id in enumerate(table["id"])
-            for name, template in templates.items()]
+    jobs = [
+        (i, sample_id, name, template)
+        for i, sample_id in enumerate(table["id"])
+        for name, template in templates.items()
+    ]
     with ThreadPoolExecutor(max_workers=threads) as pool:
         checked = list(pool.map(lambda job: _check_image(job[1], job[3], per_file), jobs))  # in the order of jobs
     paths: dict[str, list[str]] = {name: [] for name in templates}
@@ -199,8 +211,16 @@ def _check_image(sample_id: str, template: str, channels: int) -> tuple[str, str
     return str(path), None
 
 
-def read_split(spec: Dataset, split: str, csv: str, table: pd.DataFrame, templates: dict[str, str],
-               classes: list[str], problems: Problems, threads: int = 1) -> pd.DataFrame:
+def read_split(
+    spec: Dataset,
+    split: str,
+    csv: str,
+    table: pd.DataFrame,
+    templates: dict[str, str],
+    classes: list[str],
+    problems: Problems,
+    threads: int = 1,
+) -> pd.DataFrame:
     """Validated rows of one CSV (``table``, read from ``csv``) as manifest rows (bad rows flagged by ``problems``)."""
     out = pd.DataFrame({"id": table[spec.id_column].str.strip(), "split": split})
     for i in np.flatnonzero(out.id == ""):
@@ -214,16 +234,20 @@ def read_split(spec: Dataset, split: str, csv: str, table: pd.DataFrame, templat
     paths = check_images(out, csv, templates, len(spec.channel_names), problems, threads)
     for name, column in paths.items():
         out[f"path:{name}"] = column
-    labels = (parse_labels(table, csv, spec, classes, problems) if split != "test"
-              else np.full((len(table), len(classes)), np.nan, np.float32))
+    labels = (
+        parse_labels(table, csv, spec, classes, problems)
+        if split != "test"
+        else np.full((len(table), len(classes)), np.nan, np.float32)
+    )
     for k, name in enumerate(classes):
         out[f"label:{name}"] = labels[:, k]
     out["_file"], out["_line"] = csv, np.arange(len(out)) + 2
     return out
 
 
-def read_train_side(spec: Dataset, train: pd.DataFrame, problems: Problems, threads: int = 1,
-                    test: pd.DataFrame | None = None) -> pd.DataFrame:
+def read_train_side(
+    spec: Dataset, train: pd.DataFrame, problems: Problems, threads: int = 1, test: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Validated rows of train.csv (``train``) and of the (optional) external CSV; ``test``, the test CSV,
     only names the classes in an error."""
     classes = class_names(train, test, spec)
@@ -232,19 +256,23 @@ def read_train_side(spec: Dataset, train: pd.DataFrame, problems: Problems, thre
         ext_templates = spec.external["images"]
         ext_templates = dict(ext_templates) if isinstance(ext_templates, dict) else {"image": ext_templates}
         if set(ext_templates) != set(spec.templates):
-            raise FoldwiseError(f"dataset.external.images names files {sorted(ext_templates)}, "
-                                f"dataset.images names {sorted(spec.templates)}")
+            raise FoldwiseError(
+                f"dataset.external.images names files {sorted(ext_templates)}, "
+                f"dataset.images names {sorted(spec.templates)}"
+            )
         external = read_csv(spec.external["train"], "external", spec.id_column)
-        parts.append(read_split(spec, "external", spec.external["train"], external, ext_templates, classes, problems,
-                                threads))
+        parts.append(
+            read_split(spec, "external", spec.external["train"], external, ext_templates, classes, problems, threads)
+        )
     table = pd.concat(parts, ignore_index=True)
     for i in np.flatnonzero((table.split == "external") & table.id.isin(table.id[table.split == "train"])):
         problems.add(spec.external["train"], table._line[i] - 2, table.id[i], "external id also appears in train")
     return table
 
 
-def read_test_side(spec: Dataset, test: pd.DataFrame, train_side: pd.DataFrame, problems: Problems,
-                   threads: int = 1) -> pd.DataFrame:
+def read_test_side(
+    spec: Dataset, test: pd.DataFrame, train_side: pd.DataFrame, problems: Problems, threads: int = 1
+) -> pd.DataFrame:
     """Validated rows of the test CSV (``test``, read from ``spec.test``) in the classes of the training side,
     whose ids they may not repeat."""
     table = read_split(spec, "test", spec.test, test, spec.templates, classes(train_side), problems, threads)
@@ -261,17 +289,18 @@ def build_train_side(spec: Dataset, drop_bad_rows: bool = False, threads: int = 
     return finish(read_train_side(spec, train, problems, threads), problems, spec, drop_bad_rows, ("train",))
 
 
-def build_test_side(spec: Dataset, train_side: pd.DataFrame, drop_bad_rows: bool = False,
-                    threads: int = 1) -> pd.DataFrame:
+def build_test_side(
+    spec: Dataset, train_side: pd.DataFrame, drop_bad_rows: bool = False, threads: int = 1
+) -> pd.DataFrame:
     """The test side's manifest: the rows of ``spec.test`` (images from ``spec.images``), checked against the
     training side's manifest ``train_side``: its classes and channels, and none of its ids."""
     if spec.channel_names != channels(train_side):
-        raise FoldwiseError(f"{spec.test}: its images name the channels {spec.channel_names}, the training "
-                            f"data {channels(train_side)}")
+        raise FoldwiseError(
+            f"{spec.test}: its images name the channels {spec.channel_names}, the training data {channels(train_side)}"
+        )
     problems = Problems()
     test = read_csv(spec.test, "test", spec.id_column)
-    return finish(read_test_side(spec, test, train_side, problems, threads), problems, spec, drop_bad_rows,
-                  ("test",))
+    return finish(read_test_side(spec, test, train_side, problems, threads), problems, spec, drop_bad_rows, ("test",))
 
 
 def build(spec: Dataset, drop_bad_rows: bool = False, threads: int = 1) -> pd.DataFrame:
@@ -283,8 +312,9 @@ def build(spec: Dataset, drop_bad_rows: bool = False, threads: int = 1) -> pd.Da
     return finish(table, problems, spec, drop_bad_rows, ("train", "test"))
 
 
-def finish(table: pd.DataFrame, problems: Problems, spec: Dataset, drop_bad_rows: bool,
-           required: tuple[str, ...]) -> pd.DataFrame:
+def finish(
+    table: pd.DataFrame, problems: Problems, spec: Dataset, drop_bad_rows: bool, required: tuple[str, ...]
+) -> pd.DataFrame:
     """Report the bad rows, then fail or drop them (never a test row: the submission needs every test id);
     no rows left of a ``required`` split (train, test) is an error."""
     if problems.rows:
@@ -292,11 +322,17 @@ def finish(table: pd.DataFrame, problems: Problems, spec: Dataset, drop_bad_rows
             log.warning("%s line %d (id %r): %s", file, line, sample_id, reason)
         bad_test = Problems([row for row in problems.rows if row[0] == spec.test])
         if drop_bad_rows and bad_test.rows:
-            raise FoldwiseError(bad_test.summary("manifest.drop_bad_rows cannot drop test rows: the submission "
-                                                 "needs every test id. Fix them"))
+            raise FoldwiseError(
+                bad_test.summary(
+                    "manifest.drop_bad_rows cannot drop test rows: the submission needs every test id. Fix them"
+                )
+            )
         if not drop_bad_rows:
-            raise FoldwiseError(problems.summary("Fix them" if bad_test.rows else
-                                                 "Fix them, or set manifest.drop_bad_rows: true to drop them"))
+            raise FoldwiseError(
+                problems.summary(
+                    "Fix them" if bad_test.rows else "Fix them, or set manifest.drop_bad_rows: true to drop them"
+                )
+            )
         bad = {(f, line) for f, line, _, _ in problems.rows}
         keep = [(f, line) not in bad for f, line in zip(table._file, table._line)]
         log.warning("dropping %d bad row(s) (manifest.drop_bad_rows: true)", len(table) - sum(keep))
@@ -306,9 +342,15 @@ def finish(table: pd.DataFrame, problems: Problems, spec: Dataset, drop_bad_rows
     counts = table.split.value_counts()
     for split in required:
         if counts.get(split, 0) == 0:
-            raise FoldwiseError(f"{getattr(spec, split)}: the {'training' if split == 'train' else 'test'} set is empty")
-    log.info("manifest: %s samples, %d classes, %d channel(s)",
-             {k: int(v) for k, v in counts.items()}, len(classes(table)), len(spec.channel_names))
+            raise FoldwiseError(
+                f"{getattr(spec, split)}: the {'training' if split == 'train' else 'test'} set is empty"
+            )
+    log.info(
+        "manifest: %s samples, %d classes, %d channel(s)",
+        {k: int(v) for k, v in counts.items()},
+        len(classes(table)),
+        len(spec.channel_names),
+    )
     return table
 
 
@@ -328,7 +370,9 @@ def labels(manifest: pd.DataFrame) -> np.ndarray:
 
 def paths(manifest: pd.DataFrame) -> list[list[str]]:
     """Per row, its image files in channel-file order."""
-    return [list(row) for row in manifest[[c for c in manifest.columns if c.startswith("path:")]].itertuples(index=False)]
+    return [
+        list(row) for row in manifest[[c for c in manifest.columns if c.startswith("path:")]].itertuples(index=False)
+    ]
 
 
 def label_table(manifest: pd.DataFrame, split: str = "train") -> pd.DataFrame:

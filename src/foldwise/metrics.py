@@ -13,8 +13,11 @@ def mean_column_auc(y_true: np.ndarray, y_score: np.ndarray) -> float:
     are left out of the mean; NaN when no class has one.
     """
     y_true = np.asarray(y_true) >= 0.5
-    aucs = [roc_auc_score(y_true[:, c], y_score[:, c]) for c in range(y_true.shape[1])
-            if 0 < y_true[:, c].sum() < len(y_true)]
+    aucs = [
+        roc_auc_score(y_true[:, c], y_score[:, c])
+        for c in range(y_true.shape[1])
+        if 0 < y_true[:, c].sum() < len(y_true)
+    ]
     return float(np.mean(aucs)) if aucs else float("nan")
 
 

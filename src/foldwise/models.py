@@ -17,8 +17,13 @@ class HPAHead(nn.Module):
     def __init__(self, in_features: int, num_classes: int, drop_rate: float = 0.5, hidden: int = 1024):
         super().__init__()
         self.layers = nn.Sequential(
-            nn.BatchNorm1d(in_features), nn.Dropout(drop_rate), nn.Linear(in_features, hidden), nn.ReLU(inplace=True),
-            nn.BatchNorm1d(hidden), nn.Dropout(drop_rate), nn.Linear(hidden, num_classes),
+            nn.BatchNorm1d(in_features),
+            nn.Dropout(drop_rate),
+            nn.Linear(in_features, hidden),
+            nn.ReLU(inplace=True),
+            nn.BatchNorm1d(hidden),
+            nn.Dropout(drop_rate),
+            nn.Linear(hidden, num_classes),
         )
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -59,8 +64,15 @@ def check_name(name: str) -> None:
         raise FoldwiseError(f"unknown timm model {name!r}" + (f"; similar: {close}" if close else ""))
 
 
-def create(name: str, num_classes: int, in_chans: int = 3, pretrained: str | None = None,
-           drop_rate: float = 0.0, global_pool: str = "avg", head: str = "linear") -> nn.Module:
+def create(
+    name: str,
+    num_classes: int,
+    in_chans: int = 3,
+    pretrained: str | None = None,
+    drop_rate: float = 0.0,
+    global_pool: str = "avg",
+    head: str = "linear",
+) -> nn.Module:
     """A timm model with ``num_classes`` outputs and ``in_chans`` input channels.
 
     Args:
@@ -79,12 +91,17 @@ def create(name: str, num_classes: int, in_chans: int = 3, pretrained: str | Non
     check_name(name)
     if head not in HEADS:
         raise FoldwiseError(f"train.head: unknown head {head!r}; known: {sorted(HEADS)}")
-    kwargs = dict(num_classes=num_classes if head == "linear" else 0, in_chans=in_chans, global_pool=global_pool,
-                  drop_rate=drop_rate if head == "linear" else 0.0)
+    kwargs = dict(
+        num_classes=num_classes if head == "linear" else 0,
+        in_chans=in_chans,
+        global_pool=global_pool,
+        drop_rate=drop_rate if head == "linear" else 0.0,
+    )
     if pretrained:
         if not Path(pretrained).is_file():
-            raise FoldwiseError(f"{pretrained}: pretrained weights file not found (train.pretrained); "
-                                "foldwise never downloads weights")
+            raise FoldwiseError(
+                f"{pretrained}: pretrained weights file not found (train.pretrained); foldwise never downloads weights"
+            )
         kwargs.update(pretrained=True, pretrained_cfg_overlay=dict(file=str(pretrained)))
     backbone = timm.create_model(name, **kwargs)
     if head == "linear":
@@ -103,7 +120,8 @@ def load(path: str | Path, device: torch.device) -> tuple[nn.Module, dict]:
     """(model on ``device`` in eval mode, meta) from a file written by ``save``."""
     saved = torch.load(path, map_location="cpu", weights_only=True)
     meta = saved["meta"]
-    model = create(meta["model"], meta["num_classes"], meta["in_chans"], None, 0.0, meta["global_pool"],
-                   meta.get("head", "linear"))
+    model = create(
+        meta["model"], meta["num_classes"], meta["in_chans"], None, 0.0, meta["global_pool"], meta.get("head", "linear")
+    )
     model.load_state_dict(saved["state_dict"])
     return model.to(device).eval(), meta

@@ -12,6 +12,7 @@ import imagehash
 import numpy as np
 import pandas as pd
 from PIL import Image
+
 from foldwise import images, progress
 from foldwise import manifest as manifest_module
 
@@ -26,7 +27,10 @@ def to_uint64(h: imagehash.ImageHash) -> np.uint64:
 def hash_channels(image: np.ndarray) -> np.ndarray:
     """phash of each channel of an HxWxC uint8 image: a (C,) uint64 array."""
     return np.array(
-        [to_uint64(imagehash.phash(Image.fromarray(image[:, :, c]), hash_size=HASH_SIZE)) for c in range(image.shape[2])],
+        [
+            to_uint64(imagehash.phash(Image.fromarray(image[:, :, c]), hash_size=HASH_SIZE))
+            for c in range(image.shape[2])
+        ],
         dtype=np.uint64,
     )
 

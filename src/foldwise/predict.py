@@ -59,10 +59,22 @@ def crop_boxes(image_size: tuple[int, int], crop: dict | None, seed: int = 0) ->
 
 
 @torch.no_grad()
-def predict(model: nn.Module, normalize: Normalize, images: np.ndarray, rows: np.ndarray, task: str,
-            device: torch.device, transforms: list[str] = ("identity",), reduce: str = "mean",
-            batch_size: int = 128, precision: str = "auto", channels_last: bool = True,
-            crop: dict | None = None, seed: int = 0, desc: str | None = "predict") -> np.ndarray:
+def predict(
+    model: nn.Module,
+    normalize: Normalize,
+    images: np.ndarray,
+    rows: np.ndarray,
+    task: str,
+    device: torch.device,
+    transforms: list[str] = ("identity",),
+    reduce: str = "mean",
+    batch_size: int = 128,
+    precision: str = "auto",
+    channels_last: bool = True,
+    crop: dict | None = None,
+    seed: int = 0,
+    desc: str | None = "predict",
+) -> np.ndarray:
     """Class scores (len(rows), classes) of ``model`` on cache ``rows``, reduced over the TTA views:
     every dihedral transform in ``transforms`` of every crop (see ``crop_boxes``). ``desc`` names
     the progress bar in the log; None draws none (validation inside training)."""
@@ -91,15 +103,33 @@ def view_count(settings: dict) -> int:
     return len(settings["tta"]) * (settings["crop"]["count"] if settings["crop"] else 1)
 
 
-def predict_saved(model_path, images: np.ndarray, ids: np.ndarray, rows: np.ndarray, settings: dict,
-                  device: torch.device, seed: int = 0) -> pd.DataFrame:
+def predict_saved(
+    model_path,
+    images: np.ndarray,
+    ids: np.ndarray,
+    rows: np.ndarray,
+    settings: dict,
+    device: torch.device,
+    seed: int = 0,
+) -> pd.DataFrame:
     """The saved model's scores on cache ``rows`` with the ``predict:`` settings (TTA views, crops,
     reduction): a table of ``ids`` and one column per class. Test rows and out-of-fold rows go
     through this same function, so thresholds fitted on the one fit the other."""
     model, meta = models.load(model_path, device)
     normalize = Normalize(meta["mean"], meta["std"]).to(device)
-    scores = predict(model, normalize, images, rows, meta["task"], device, settings["tta"], settings["reduce"],
-                     settings["batch_size"], crop=settings["crop"], seed=seed)
+    scores = predict(
+        model,
+        normalize,
+        images,
+        rows,
+        meta["task"],
+        device,
+        settings["tta"],
+        settings["reduce"],
+        settings["batch_size"],
+        crop=settings["crop"],
+        seed=seed,
+    )
     table = pd.DataFrame(scores, columns=meta["classes"])
     table.insert(0, "id", np.asarray(ids))
     return table

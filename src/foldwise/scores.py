@@ -21,5 +21,10 @@ def cv_score(oof: pd.DataFrame, hard: pd.DataFrame, metric: str) -> dict:
     score = metrics.create(metric)
     truth, pred = joined[classes].to_numpy(), joined[[f"{c}:oof" for c in classes]].to_numpy()
     per_fold = [score(truth[joined.fold == f], pred[joined.fold == f]) for f in sorted(joined.fold.unique())]
-    return {"metric": metric, "cv": score(truth, pred), "folds": per_fold, "fold_mean": float(np.mean(per_fold)),
-            "rows": int(len(joined))}
+    return {
+        "metric": metric,
+        "cv": score(truth, pred),
+        "folds": per_fold,
+        "fold_mean": float(np.mean(per_fold)),
+        "rows": int(len(joined)),
+    }

@@ -39,12 +39,14 @@ def fit_f1(y_true: np.ndarray, y_score: np.ndarray, grid: np.ndarray = GRID) -> 
 def match_rates(y_score: np.ndarray, rates: np.ndarray) -> np.ndarray:
     """Per class, the threshold at which the predicted positive rate equals ``rates[class]``."""
     rates = np.clip(np.asarray(rates, np.float64), 0.0, 1.0)
-    return np.array([np.quantile(y_score[:, c], 1.0 - rates[c]) if rates[c] > 0 else np.inf
-                     for c in range(y_score.shape[1])])
+    return np.array(
+        [np.quantile(y_score[:, c], 1.0 - rates[c]) if rates[c] > 0 else np.inf for c in range(y_score.shape[1])]
+    )
 
 
-def choose(method: str, y_true: np.ndarray, oof_scores: np.ndarray, test_scores: np.ndarray,
-           rates: list[float] | None = None) -> np.ndarray:
+def choose(
+    method: str, y_true: np.ndarray, oof_scores: np.ndarray, test_scores: np.ndarray, rates: list[float] | None = None
+) -> np.ndarray:
     """Per-class thresholds: ``f1`` fits them on the OOF predictions; ``rates`` makes each class's
     predicted test rate match ``rates`` (default: the train label rates)."""
     if method == "f1":
@@ -55,8 +57,14 @@ def choose(method: str, y_true: np.ndarray, oof_scores: np.ndarray, test_scores:
     return match_rates(test_scores, rates)
 
 
-def out_of_fold_f1(method: str, y_true: np.ndarray, oof_scores: np.ndarray, folds: np.ndarray,
-                   rates: list[float] | None = None, at_least_one: bool = True) -> float:
+def out_of_fold_f1(
+    method: str,
+    y_true: np.ndarray,
+    oof_scores: np.ndarray,
+    folds: np.ndarray,
+    rates: list[float] | None = None,
+    at_least_one: bool = True,
+) -> float:
     """Macro F1 of the OOF decisions when no fold's thresholds saw that fold's labels: each fold
     is decided with thresholds chosen on the other folds (``f1``: fitted on their OOF scores;
     ``rates``: the other folds' label rates, or ``rates``, matched on this fold's scores).

@@ -83,8 +83,9 @@ class FoldData:
     external: int = 0  # kept external rows among the training rows
 
 
-def fold_data(index: pd.DataFrame, folds: pd.DataFrame, targets: pd.DataFrame, hard: pd.DataFrame,
-              fold: int, external_ids=()) -> FoldData:
+def fold_data(
+    index: pd.DataFrame, folds: pd.DataFrame, targets: pd.DataFrame, hard: pd.DataFrame, fold: int, external_ids=()
+) -> FoldData:
     """Split training ids into this fold's train and validation rows; kept external ids always train.
 
     ``targets`` and ``hard`` hold an ``id`` column and one column per class; rows are joined
@@ -110,8 +111,14 @@ def fold_data(index: pd.DataFrame, folds: pd.DataFrame, targets: pd.DataFrame, h
     )
 
 
-def prepare_fold(table: pd.DataFrame, index: pd.DataFrame, folds: pd.DataFrame, fold: int,
-                 soft_labels: pd.DataFrame | None = None, external_kept: pd.DataFrame | None = None) -> FoldData:
+def prepare_fold(
+    table: pd.DataFrame,
+    index: pd.DataFrame,
+    folds: pd.DataFrame,
+    fold: int,
+    soft_labels: pd.DataFrame | None = None,
+    external_kept: pd.DataFrame | None = None,
+) -> FoldData:
     """FoldData from the stage artifacts: manifest, cache index, folds, and optionally the soft
     labels (distillation; external rows keep their hard labels) and the kept external ids."""
     hard = manifest.label_table(table, "train")
@@ -171,16 +178,23 @@ class EpochSampler(Sampler):
             yield from zip(order[: self.per_epoch].tolist(), seeds[: self.per_epoch].tolist())
 
 
-def make_loader(dataset: Dataset, sampler: Sampler, batch_size: int, num_workers: int,
-                device: torch.device) -> DataLoader:
+def make_loader(
+    dataset: Dataset, sampler: Sampler, batch_size: int, num_workers: int, device: torch.device
+) -> DataLoader:
     """The training DataLoader: workers prefetching, pinned memory on a GPU.
 
     No OpenCV thread setting in the workers: ``cv2.setNumThreads`` in a forked worker, after the
     parent has used OpenCV's thread pool, waits forever for the parent's pool threads
     (tests/test_augment.py reproduces it).
     """
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                      pin_memory=device.type == "cuda", prefetch_factor=4 if num_workers > 0 else None)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=num_workers,
+        pin_memory=device.type == "cuda",
+        prefetch_factor=4 if num_workers > 0 else None,
+    )
 
 
 def resolve_workers(num_workers: int | None, device: torch.device) -> int:
@@ -216,18 +230,31 @@ def create_scheduler(optimizer, spec: dict, epochs: int, updates_per_epoch: int)
     min_lr = float(spec.get("min_lr", 1e-6))
     if name == "cosine":
         cycle = int(spec.get("cycle_epochs") or epochs)
-        return CosineLRScheduler(optimizer, t_initial=cycle * updates_per_epoch, lr_min=min_lr,
-                                 cycle_limit=math.ceil(epochs / cycle), warmup_t=warmup, warmup_lr_init=min_lr,
-                                 t_in_epochs=False)
+        return CosineLRScheduler(
+            optimizer,
+            t_initial=cycle * updates_per_epoch,
+            lr_min=min_lr,
+            cycle_limit=math.ceil(epochs / cycle),
+            warmup_t=warmup,
+            warmup_lr_init=min_lr,
+            t_in_epochs=False,
+        )
     if name == "step" and spec.get("lrs"):
         milestones, lrs = spec.get("milestones", []), spec["lrs"]
         if len(lrs) != len(milestones) + 1:
-            raise FoldwiseError(f"train.scheduler: {len(lrs)} lrs need {len(lrs) - 1} milestones, got {len(milestones)}")
+            raise FoldwiseError(
+                f"train.scheduler: {len(lrs)} lrs need {len(lrs) - 1} milestones, got {len(milestones)}"
+            )
         return PiecewiseLRScheduler(optimizer, [int(m * updates_per_epoch) for m in milestones], lrs)
     if name == "step":
-        return MultiStepLRScheduler(optimizer, decay_t=[int(m * updates_per_epoch) for m in spec.get("milestones", [])],
-                                    decay_rate=float(spec.get("decay_rate", 0.1)), warmup_t=warmup,
-                                    warmup_lr_init=min_lr, t_in_epochs=False)
+        return MultiStepLRScheduler(
+            optimizer,
+            decay_t=[int(m * updates_per_epoch) for m in spec.get("milestones", [])],
+            decay_rate=float(spec.get("decay_rate", 0.1)),
+            warmup_t=warmup,
+            warmup_lr_init=min_lr,
+            t_in_epochs=False,
+        )
     raise FoldwiseError(f"train.scheduler.name: unknown scheduler {name!r}; known: ['cosine', 'step']")
 
 
@@ -247,8 +274,10 @@ def load_checkpoint(path: Path, expected: str) -> dict | None:
         return None
     state = torch.load(path, map_location="cpu", weights_only=True)
     if state.get("fingerprint") != expected:
-        raise FoldwiseError(f"{path}: checkpoint of another configuration (model, classes, image size, data "
-                            "or training settings differ); delete it to train this fold from scratch")
+        raise FoldwiseError(
+            f"{path}: checkpoint of another configuration (model, classes, image size, data "
+            "or training settings differ); delete it to train this fold from scratch"
+        )
     return state
 
 
@@ -257,8 +286,18 @@ def save_checkpoint(state: dict, path: Path) -> None:
         torch.save(state, tmp)
 
 
-def train_fold(cfg: TrainConfig, data: FoldData, images: np.ndarray, stats: dict, task: str, device: torch.device,
-               checkpoint: str | Path, seed: int, name: str = "fold", code: str = "") -> dict:
+def train_fold(
+    cfg: TrainConfig,
+    data: FoldData,
+    images: np.ndarray,
+    stats: dict,
+    task: str,
+    device: torch.device,
+    checkpoint: str | Path,
+    seed: int,
+    name: str = "fold",
+    code: str = "",
+) -> dict:
     """Train one fold; returns {"state_dict", "history" (DataFrame), "val_scores", "best_epoch", "best_metric"}.
 
     Args:
@@ -294,8 +333,9 @@ def train_fold(cfg: TrainConfig, data: FoldData, images: np.ndarray, stats: dict
     normalize = predict.Normalize(stats["mean"], stats["std"]).to(device)
 
     # -- model, optimizer, schedule ----------------------------------------------------------
-    model = models.create(cfg.model, num_classes, channels, cfg.pretrained, cfg.drop_rate, cfg.global_pool,
-                          cfg.head).to(device)
+    model = models.create(
+        cfg.model, num_classes, channels, cfg.pretrained, cfg.drop_rate, cfg.global_pool, cfg.head
+    ).to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer_spec = dict(cfg.optimizer)
@@ -306,8 +346,19 @@ def train_fold(cfg: TrainConfig, data: FoldData, images: np.ndarray, stats: dict
 
     # -- resume ------------------------------------------------------------------------------
     recipe = {k: v for k, v in asdict(cfg).items() if k not in SYSTEM_SETTINGS}
-    run_id = fingerprint(recipe, num_classes, list(images.shape[1:]), stats, task, seed, code, str(dtype),
-                         data.train_rows, data.train_targets, data.val_rows)
+    run_id = fingerprint(
+        recipe,
+        num_classes,
+        list(images.shape[1:]),
+        stats,
+        task,
+        seed,
+        code,
+        str(dtype),
+        data.train_rows,
+        data.train_targets,
+        data.val_rows,
+    )
     state = load_checkpoint(checkpoint, run_id)
     start_epoch, history, best = 0, [], {"metric": -math.inf, "epoch": -1, "state_dict": None, "val_scores": None}
     if state is not None:
@@ -349,29 +400,76 @@ def train_fold(cfg: TrainConfig, data: FoldData, images: np.ndarray, stats: dict
             scheduler.step_update(epoch * updates_per_epoch + update)
         train_loss = loss_sum.item() / max(seen, 1)
         if not math.isfinite(train_loss):
-            raise FoldwiseError(f"{name}: training loss is {train_loss} at epoch {epoch + 1}; lower train.optimizer.lr "
-                                "or check the inputs")
+            raise FoldwiseError(
+                f"{name}: training loss is {train_loss} at epoch {epoch + 1}; lower train.optimizer.lr "
+                "or check the inputs"
+            )
         images_per_s = seen / (time.perf_counter() - started)
 
-        val_scores = predict.predict(model, normalize, images, data.val_rows, task, device,
-                                     batch_size=cfg.eval_batch_size, precision=cfg.precision,
-                                     channels_last=cfg.channels_last, desc=None)
+        val_scores = predict.predict(
+            model,
+            normalize,
+            images,
+            data.val_rows,
+            task,
+            device,
+            batch_size=cfg.eval_batch_size,
+            precision=cfg.precision,
+            channels_last=cfg.channels_last,
+            desc=None,
+        )
         score = metric(data.val_targets, val_scores)
         lr = optimizer.param_groups[0]["lr"]
         if score > best["metric"] or best["state_dict"] is None:
-            best = {"metric": score, "epoch": epoch, "val_scores": torch.from_numpy(val_scores),
-                    "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
-        history.append({"epoch": epoch + 1, "train_loss": train_loss, cfg.metric: score, "lr": lr,
-                        "images_per_s": images_per_s, "seconds": time.perf_counter() - started})
-        log.info("%s: epoch %d/%d train_loss %.4f %s %.4f lr %.2e %.0f img/s (best %.4f at epoch %d)", name,
-                 epoch + 1, cfg.epochs, train_loss, cfg.metric, score, lr, images_per_s, best["metric"],
-                 best["epoch"] + 1)
-        save_checkpoint({"fingerprint": run_id, "epoch": epoch, "model": model.state_dict(),
-                         "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
-                         "history": history, "best": best}, checkpoint)
+            best = {
+                "metric": score,
+                "epoch": epoch,
+                "val_scores": torch.from_numpy(val_scores),
+                "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+            }
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "train_loss": train_loss,
+                cfg.metric: score,
+                "lr": lr,
+                "images_per_s": images_per_s,
+                "seconds": time.perf_counter() - started,
+            }
+        )
+        log.info(
+            "%s: epoch %d/%d train_loss %.4f %s %.4f lr %.2e %.0f img/s (best %.4f at epoch %d)",
+            name,
+            epoch + 1,
+            cfg.epochs,
+            train_loss,
+            cfg.metric,
+            score,
+            lr,
+            images_per_s,
+            best["metric"],
+            best["epoch"] + 1,
+        )
+        save_checkpoint(
+            {
+                "fingerprint": run_id,
+                "epoch": epoch,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scaler": scaler.state_dict(),
+                "history": history,
+                "best": best,
+            },
+            checkpoint,
+        )
 
-    return {"state_dict": best["state_dict"], "history": pd.DataFrame(history), "val_scores": best["val_scores"].numpy(),
-            "best_epoch": best["epoch"] + 1, "best_metric": best["metric"]}
+    return {
+        "state_dict": best["state_dict"],
+        "history": pd.DataFrame(history),
+        "val_scores": best["val_scores"].numpy(),
+        "best_epoch": best["epoch"] + 1,
+        "best_metric": best["metric"],
+    }
 
 
 def save_result(result: dict, data: FoldData, meta: dict, model_path, history_path, checkpoint) -> None:

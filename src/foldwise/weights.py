@@ -14,8 +14,8 @@ import contextlib
 import os
 import socket
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlparse
 
 import safetensors.torch
@@ -29,8 +29,9 @@ def reachable(url: str, timeout: float) -> bool:
     """Whether a TCP connection to ``url``'s host (or to the proxy for its scheme) opens within ``timeout``."""
     target = urlparse(urllib.request.getproxies().get(urlparse(url).scheme) or url)
     try:
-        socket.create_connection((target.hostname, target.port or (443 if target.scheme == "https" else 80)),
-                                 timeout).close()
+        socket.create_connection(
+            (target.hostname, target.port or (443 if target.scheme == "https" else 80)), timeout
+        ).close()
     except OSError:
         return False
     return True
@@ -42,8 +43,9 @@ def bounded_network(timeout: float) -> Iterator[bool]:
     of their own), and huggingface_hub's offline mode when HF_HUB_OFFLINE is set or the hub does
     not answer: its local cache then answers at once, instead of after a minute of retries.
     Yields whether offline."""
-    offline = (os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
-               or not reachable(hub_constants.ENDPOINT, timeout))
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"} or not reachable(
+        hub_constants.ENDPOINT, timeout
+    )
     previous = socket.getdefaulttimeout(), hub_constants.HF_HUB_OFFLINE
     socket.setdefaulttimeout(timeout)
     hub_constants.HF_HUB_OFFLINE = offline
@@ -72,10 +74,15 @@ def fetch(model: str, path: str | Path, cache_dir: str | Path | None = None, tim
         with bounded_network(timeout) as offline:
             network = timm.create_model(model, pretrained=True, cache_dir=cache_dir)
     except Exception as error:  # offline, no hub, no such weights: every cause has the same remedy
-        reason = ("offline, and not in the download cache" if offline
-                  else (str(error).strip().splitlines() or [type(error).__name__])[0])
-        raise FoldwiseError(f"cannot fetch the pretrained weights of {model} ({reason}); place them at {path} "
-                            "(a timm state dict, e.g. fetched on a host with internet) or set train.pretrained "
-                            "to a local weights file") from None
+        reason = (
+            "offline, and not in the download cache"
+            if offline
+            else (str(error).strip().splitlines() or [type(error).__name__])[0]
+        )
+        raise FoldwiseError(
+            f"cannot fetch the pretrained weights of {model} ({reason}); place them at {path} "
+            "(a timm state dict, e.g. fetched on a host with internet) or set train.pretrained "
+            "to a local weights file"
+        ) from None
     with artifacts.atomic_path(path) as tmp:
         safetensors.torch.save_file({k: v.contiguous() for k, v in network.state_dict().items()}, tmp)

@@ -27,8 +27,9 @@ pytestmark = pytest.mark.cluster
 
 @pytest.fixture(scope="module")
 def cluster():
-    up = subprocess.run(["bash", str(HERE / "slurm-up.sh")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                        text=True, timeout=900)
+    up = subprocess.run(
+        ["bash", str(HERE / "slurm-up.sh")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900
+    )
     if up.returncode != 0:
         pytest.fail(f"SLURM could not be started, so the cluster test cannot run:\n{up.stdout[-3000:]}")
     yield
@@ -37,11 +38,29 @@ def cluster():
 
 def snakemake(workdir: Path, *configs: Path, slurm: bool, dry: bool = False):
     """(completed process, wall seconds) of the smoke DAG, locally or through the SLURM profile."""
-    cmd = [sys.executable, "-m", "snakemake", "results/submission_mix.csv", "--snakefile", str(ROOT / "Snakefile"),
-           "--directory", str(workdir), "--configfile", str(ROOT / "config/smoke.yaml"), *map(str, configs)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "results/submission_mix.csv",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(ROOT / "config/smoke.yaml"),
+        *map(str, configs),
+    ]
     if slurm:  # --workflow-profile none: profiles/default would otherwise be layered over it
-        cmd += ["--profile", str(ROOT / "profiles/slurm"), "--workflow-profile", "none",
-                "--slurm-init-seconds-before-status-checks", "4", "--verbose"]
+        cmd += [
+            "--profile",
+            str(ROOT / "profiles/slurm"),
+            "--workflow-profile",
+            "none",
+            "--slurm-init-seconds-before-status-checks",
+            "4",
+            "--verbose",
+        ]
     else:
         cmd += ["--cores", "2", "--resources", "gpu=2"]
     if dry:
@@ -65,8 +84,9 @@ def test_smoke_dag_on_slurm_matches_the_local_run(cluster, tmp_path):
     assert jobs.count("train_fold") == 6 and jobs.count("predict_fold") == 6 and jobs.count("predict_oof") == 6, jobs
     gpu_calls = [line for line in remote.stdout.splitlines() if "sbatch call:" in line and "rule_train_fold" in line]
     assert all("--gpus=1" in line for line in gpu_calls)
-    assert not any("--gpus" in line for line in remote.stdout.splitlines()
-                   if "sbatch call:" in line and "rule_hash_images" in line)
+    assert not any(
+        "--gpus" in line for line in remote.stdout.splitlines() if "sbatch call:" in line and "rule_hash_images" in line
+    )
     local_mix = pd.read_csv(tmp_path / "local/results/submission_mix.csv")
     slurm_mix = pd.read_csv(tmp_path / "slurm/results/submission_mix.csv")
     pd.testing.assert_frame_equal(local_mix, slurm_mix, rtol=1e-5)
@@ -78,10 +98,17 @@ def test_smoke_dag_on_slurm_matches_the_local_run(cluster, tmp_path):
     alpha.write_text(yaml.safe_dump({"distill": {"alpha": 0.5}}))
     changed, _ = snakemake(tmp_path / "slurm", alpha, slurm=True)
     changed_jobs = submitted(changed.stdout)
-    assert sorted(set(changed_jobs)) == ["predict_fold", "predict_oof", "train_fold"] and len(changed_jobs) == 9, changed_jobs
+    assert sorted(set(changed_jobs)) == ["predict_fold", "predict_oof", "train_fold"] and len(changed_jobs) == 9, (
+        changed_jobs
+    )
     assert "wildcards: stage=base" not in changed.stdout
 
-    report = {"local_seconds": round(local_s, 1), "slurm_seconds": round(remote_s, 1), "slurm_jobs": len(jobs),
-              "second_run_jobs": len(submitted(again.stdout)), "alpha_change_jobs": len(changed_jobs),
-              "squeue_lines": [line for line in remote.stdout.splitlines() if "SLURM jobid" in line][:4]}
+    report = {
+        "local_seconds": round(local_s, 1),
+        "slurm_seconds": round(remote_s, 1),
+        "slurm_jobs": len(jobs),
+        "second_run_jobs": len(submitted(again.stdout)),
+        "alpha_change_jobs": len(changed_jobs),
+        "squeue_lines": [line for line in remote.stdout.splitlines() if "SLURM jobid" in line][:4],
+    }
     print("cluster report:", json.dumps(report, indent=1))

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-
 # "dataset: null" (and "external: null") mean none: drop them so that schema defaults are not
 # filled into a null
 if config.get("dataset") is None:
@@ -46,8 +45,12 @@ wildcard_constraints:
 
 def demo_dataset():
     """The embedded demo, in the dataset contract's layout (written by make_demo)."""
-    common = {"train": "resources/demo/train.csv", "test": "resources/demo/test.csv", "group_column": None,
-              "channels": None}
+    common = {
+        "train": "resources/demo/train.csv",
+        "test": "resources/demo/test.csv",
+        "group_column": None,
+        "channels": None,
+    }
     if config["demo"]["layout"] == "hpa":
         colors = ["red", "green", "blue", "yellow"]
         images = {color: f"resources/demo/images/{{id}}_{color}.png" for color in colors}
@@ -55,8 +58,12 @@ def demo_dataset():
     else:
         images = "resources/demo/images/{id}.jpg"
         layout = {"id_column": "image_id", "task": "multiclass", "label_column": None, "num_classes": None}
-    return {**common, **layout, "images": images,
-            "external": {"train": "resources/demo/external.csv", "images": images}}
+    return {
+        **common,
+        **layout,
+        "images": images,
+        "external": {"train": "resources/demo/external.csv", "images": images},
+    }
 
 
 DATASET = config.get("dataset") or demo_dataset()
@@ -162,8 +169,11 @@ def training_inputs(wildcards):
 
 def final_outputs():
     """The default targets: the mix and the scores, and for multi-label data the thresholds and labels."""
-    outputs = [filled(rules.mix_submissions.output.submission, setdir=""), rules.mix_oof.output.score,
-               *expand("results/scores/{stage}.json", stage=STAGES)]
+    outputs = [
+        filled(rules.mix_submissions.output.submission, setdir=""),
+        rules.mix_oof.output.score,
+        *expand("results/scores/{stage}.json", stage=STAGES),
+    ]
     if DATASET["task"] == "multilabel":
         outputs += [rules.write_labels.output.labels]
     return outputs

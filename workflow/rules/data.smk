@@ -16,12 +16,12 @@ rule make_demo:
         "results/logs/make_demo.log",
     benchmark:
         "results/benchmarks/make_demo.tsv"
+    conda:
+        "../../envs/foldwise.yaml"
     params:
         demo=config["demo"],
         seed=config["seed"],
         code=code_hash("demo"),
-    conda:
-        "../../envs/foldwise.yaml"
     script:
         "../scripts/make_demo.py"
 
@@ -35,13 +35,13 @@ rule build_manifest:
         "results/logs/build_manifest/{split}.log",
     benchmark:
         "results/benchmarks/build_manifest/{split}.tsv"
+    conda:
+        "../../envs/foldwise.yaml"
+    threads: config["threads"]
     params:
         dataset=manifest_spec,
         drop_bad_rows=config["manifest"]["drop_bad_rows"],
         code=code_hash("manifest", "images"),
-    threads: config["threads"]
-    conda:
-        "../../envs/foldwise.yaml"
     script:
         "../scripts/build_manifest.py"
 
@@ -55,11 +55,11 @@ rule hash_images:
         "results/logs/hash_images/{split}.log",
     benchmark:
         "results/benchmarks/hash_images/{split}.tsv"
-    params:
-        code=code_hash("phash", "images", "manifest"),
-    threads: config["threads"]
     conda:
         "../../envs/foldwise.yaml"
+    threads: config["threads"]
+    params:
+        code=code_hash("phash", "images", "manifest"),
     script:
         "../scripts/hash_images.py"
 
@@ -75,11 +75,11 @@ checkpoint dedup_external:
         "results/logs/dedup_external.log",
     benchmark:
         "results/benchmarks/dedup_external.tsv"
+    conda:
+        "../../envs/foldwise.yaml"
     params:
         threshold=config["dedup"]["threshold"],
         code=code_hash("dedup", "phash"),
-    conda:
-        "../../envs/foldwise.yaml"
     script:
         "../scripts/dedup_external.py"
 
@@ -95,11 +95,11 @@ checkpoint find_train_duplicates:
         "results/logs/find_train_duplicates.log",
     benchmark:
         "results/benchmarks/find_train_duplicates.tsv"
+    conda:
+        "../../envs/foldwise.yaml"
     params:
         threshold=config["dedup"]["threshold"],
         code=code_hash("dedup", "phash"),
-    conda:
-        "../../envs/foldwise.yaml"
     script:
         "../scripts/find_train_duplicates.py"
 
@@ -114,12 +114,12 @@ rule cache_images:
         "results/logs/cache_images/{size}/{split}.log",
     benchmark:
         "results/benchmarks/cache_images/{size}/{split}.tsv"
+    conda:
+        "../../envs/foldwise.yaml"
+    threads: config["threads"]
     params:
         transpose_portrait=config["cache"]["transpose_portrait"],
         code=code_hash("cache", "images", "manifest"),
-    threads: config["threads"]
-    conda:
-        "../../envs/foldwise.yaml"
     script:
         "../scripts/cache_images.py"
 
@@ -133,14 +133,14 @@ rule compute_stats:
         "results/logs/compute_stats.log",
     benchmark:
         "results/benchmarks/compute_stats.tsv"
-    params:
-        over=config["stats"]["over"],
-        code=code_hash("stats", "cache"),
+    conda:
+        "../../envs/foldwise.yaml"
     resources:
         # measured ~370 MB: the interpreter (~180 MB) and three 64 MB blocks of stats.CHUNK_BYTES,
         # whatever the cache size (its memmapped pages are clean and reclaimable)
         mem_mb=1000,
-    conda:
-        "../../envs/foldwise.yaml"
+    params:
+        over=config["stats"]["over"],
+        code=code_hash("stats", "cache"),
     script:
         "../scripts/compute_stats.py"

@@ -6,7 +6,9 @@
 rule write_submission:
     input:
         predictions=lambda wildcards: expand(
-            rules.predict_fold.output.predictions, split=test_split(wildcards), stage=STAGE_OF[wildcards.suffix],
+            rules.predict_fold.output.predictions,
+            split=test_split(wildcards),
+            stage=STAGE_OF[wildcards.suffix],
             fold=FOLDS,
         ),
         external_kept=kept_external,
@@ -16,11 +18,11 @@ rule write_submission:
         "results/logs/write_submission/{setdir}submission{suffix}.log",
     benchmark:
         "results/benchmarks/write_submission/{setdir}submission{suffix}.tsv"
+    conda:
+        "../../envs/foldwise.yaml"
     params:
         id_column=DATASET["id_column"],
         code=code_hash("ensemble"),
-    conda:
-        "../../envs/foldwise.yaml"
     script:
         "../scripts/write_submission.py"
 
@@ -35,12 +37,12 @@ rule mix_submissions:
         "results/logs/mix_submissions/{setdir}submission_mix.log",
     benchmark:
         "results/benchmarks/mix_submissions/{setdir}submission_mix.tsv"
+    conda:
+        "../../envs/foldwise.yaml"
     params:
         id_column=DATASET["id_column"],
         ensemble=config["ensemble"],
         code=code_hash("ensemble"),
-    conda:
-        "../../envs/foldwise.yaml"
     script:
         "../scripts/mix_submissions.py"
 
@@ -57,13 +59,13 @@ rule mix_oof:
         "results/logs/mix_oof.log",
     benchmark:
         "results/benchmarks/mix_oof.tsv"
+    conda:
+        "../../envs/foldwise.yaml"
     params:
         ensemble=config["ensemble"],
         metric=config["train"]["metric"],
         teachers=config["distill"]["teachers"],
         code=code_hash("ensemble", "metrics", "scores", "distill"),
-    conda:
-        "../../envs/foldwise.yaml"
     script:
         "../scripts/mix_oof.py"
 
@@ -80,11 +82,11 @@ rule write_labels:
         "results/logs/write_labels.log",
     benchmark:
         "results/benchmarks/write_labels.tsv"
+    conda:
+        "../../envs/foldwise.yaml"
     params:
         id_column=DATASET["id_column"],
         thresholds=config["thresholds"],
         code=code_hash("thresholds", "metrics", "manifest"),
-    conda:
-        "../../envs/foldwise.yaml"
     script:
         "../scripts/write_labels.py"

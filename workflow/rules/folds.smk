@@ -1,7 +1,6 @@
 # Fold assignment of every training row.
 
 
-
 rule split_folds:
     input:
         manifest=filled(rules.build_manifest.output.manifest, split="train"),
@@ -12,12 +11,12 @@ rule split_folds:
         "results/logs/split_folds.log",
     benchmark:
         "results/benchmarks/split_folds.tsv"
+    conda:
+        "../../envs/foldwise.yaml"
     params:
         k=config["folds"]["k"],
         seed=config["seed"],
         task=DATASET["task"],
         code=code_hash("folds", "manifest"),
-    conda:
-        "../../envs/foldwise.yaml"
     script:
         "../scripts/split_folds.py"

@@ -15,16 +15,16 @@ rule predict_fold:
         "results/logs/predict_fold/{split}/{stage}/fold{fold}.log",
     benchmark:
         "results/benchmarks/predict_fold/{split}/{stage}/fold{fold}.tsv"
+    conda:
+        "../../envs/foldwise.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        gpu=1,
     params:
         predict=config["predict"],
         seed=config["seed"],
         lock_dir=config["devices"]["lock_dir"],
         code=code_hash("predict", "tta", "models", "devices", "cache"),
-    threads: config["train"]["threads"]
-    resources:
-        gpu=1,
-    conda:
-        "../../envs/foldwise.yaml"
     script:
         "../scripts/predict_fold.py"
 
@@ -42,15 +42,15 @@ rule predict_oof:
         "results/logs/predict_oof/{stage}/fold{fold}.log",
     benchmark:
         "results/benchmarks/predict_oof/{stage}/fold{fold}.tsv"
+    conda:
+        "../../envs/foldwise.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        gpu=1,
     params:
         predict=config["predict"],
         seed=config["seed"],
         lock_dir=config["devices"]["lock_dir"],
         code=code_hash("predict", "tta", "models", "devices", "cache"),
-    threads: config["train"]["threads"]
-    resources:
-        gpu=1,
-    conda:
-        "../../envs/foldwise.yaml"
     script:
         "../scripts/predict_oof.py"

@@ -32,6 +32,11 @@ rule train_fold:
         "results/logs/train_fold/{stage}/fold{fold}.log",
     benchmark:
         "results/benchmarks/train_fold/{stage}/fold{fold}.tsv"
+    conda:
+        "../../envs/foldwise.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        gpu=1,
     params:
         train=train_recipe(),
         seed=config["seed"],
@@ -40,11 +45,6 @@ rule train_fold:
         # outside the outputs: Snakemake deletes those when a job fails
         checkpoint="results/checkpoints/{stage}/fold{fold}/last.pt",
         code=code_hash("train", "models", "losses", "augment", "predict", "tta", "metrics", "devices", "cache"),
-    threads: config["train"]["threads"]
-    resources:
-        gpu=1,
-    conda:
-        "../../envs/foldwise.yaml"
     script:
         "../scripts/train_fold.py"
 
@@ -61,12 +61,12 @@ rule collect_oof:
         "results/logs/collect_oof/{stage}.log",
     benchmark:
         "results/benchmarks/collect_oof/{stage}.tsv"
+    conda:
+        "../../envs/foldwise.yaml"
     params:
         metric=config["train"]["metric"],
         teachers=config["distill"]["teachers"],
         code=code_hash("metrics", "scores", "distill"),
-    conda:
-        "../../envs/foldwise.yaml"
     script:
         "../scripts/collect_oof.py"
 
@@ -82,11 +82,11 @@ rule make_soft_labels:
         "results/logs/make_soft_labels.log",
     benchmark:
         "results/benchmarks/make_soft_labels.tsv"
+    conda:
+        "../../envs/foldwise.yaml"
     params:
         alpha=config["distill"]["alpha"],
         code=code_hash("distill", "manifest"),
-    conda:
-        "../../envs/foldwise.yaml"
     script:
         "../scripts/make_soft_labels.py"
 
@@ -105,10 +105,10 @@ rule make_nested_soft_labels:
         "results/logs/make_nested_soft_labels/fold{fold}.log",
     benchmark:
         "results/benchmarks/make_nested_soft_labels/fold{fold}.tsv"
+    conda:
+        "../../envs/foldwise.yaml"
     params:
         alpha=config["distill"]["alpha"],
         code=code_hash("distill", "manifest"),
-    conda:
-        "../../envs/foldwise.yaml"
     script:
         "../scripts/make_soft_labels.py"

@@ -5,5 +5,12 @@ from foldwise import artifacts, cache, manifest
 with artifacts.script_log(snakemake.log[0]):
     table = artifacts.read_table(snakemake.input.manifest)
     size = tuple(int(s) for s in snakemake.wildcards.size.split("x"))
-    cache.build(table, len(manifest.channels(table)), size, snakemake.output.images, snakemake.output.index,
-                threads=snakemake.threads, transpose_portrait=snakemake.params.transpose_portrait)
+    cache.build(
+        table,
+        len(manifest.channels(table)),
+        size,
+        snakemake.output.images,
+        snakemake.output.index,
+        threads=snakemake.threads,
+        transpose_portrait=snakemake.params.transpose_portrait,
+    )

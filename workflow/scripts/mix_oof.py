@@ -9,6 +9,9 @@ with artifacts.script_log(snakemake.log[0]) as log:
     mixed = mixed.merge(oofs[0][["id", "fold"]], on="id")
     artifacts.write_table(mixed, snakemake.output.oof)
     hard = manifest.label_table(artifacts.read_table(snakemake.input.manifest), "train")
-    score = {**scores.cv_score(mixed, hard, snakemake.params.metric), **distill.cv_caveat("mix", snakemake.params.teachers)}
+    score = {
+        **scores.cv_score(mixed, hard, snakemake.params.metric),
+        **distill.cv_caveat("mix", snakemake.params.teachers),
+    }
     log.info("mix (%s): CV %s %.4f", method, score["metric"], score["cv"])
     artifacts.write_json(score, snakemake.output.score)

@@ -13,9 +13,15 @@ with artifacts.script_log(snakemake.log[0]) as log:
     images = cache.load(snakemake.input.images[0])
     torch.set_num_threads(snakemake.threads)
     with devices.acquire(snakemake.params.lock_dir) as device:
-        table = predict.predict_saved(snakemake.input.model, images, ids, rows, snakemake.params.predict, device,
-                                      snakemake.params.seed)
-    log.info("fold %d: %d validation images x %d TTA views (%s)", fold, len(rows),
-             predict.view_count(snakemake.params.predict), snakemake.params.predict["reduce"])
+        table = predict.predict_saved(
+            snakemake.input.model, images, ids, rows, snakemake.params.predict, device, snakemake.params.seed
+        )
+    log.info(
+        "fold %d: %d validation images x %d TTA views (%s)",
+        fold,
+        len(rows),
+        predict.view_count(snakemake.params.predict),
+        snakemake.params.predict["reduce"],
+    )
     table.insert(1, "fold", fold)
     artifacts.write_table(table, snakemake.output.oof)
