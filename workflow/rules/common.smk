@@ -136,9 +136,11 @@ def kept_external(wildcards):
     return checkpoints.dedup_external.get().output.kept
 
 
-def pretrained_weights():
+def pretrained_weights(wildcards=None):
     """The file training starts from: the model's stored default weights (`pretrained: true`,
-    rule fetch_weights), a file the user names, or none (random init)."""
+    rule fetch_weights), a file the user names, or none (random init). An input function of its
+    own, apart from the checkpoint-dependent ones, so that a plan made before dedup has run
+    already lists fetch_weights."""
     pretrained = config["train"]["pretrained"]
     if pretrained is True:
         return {"weights": rules.fetch_weights.output.weights.format(model=config["train"]["model"])}
@@ -157,9 +159,8 @@ def train_duplicates(wildcards):
 
 
 def training_inputs(wildcards):
-    """Distillation trains on the soft labels; both stages add the kept external rows and the
-    pretrained weights."""
-    inputs = {"external_kept": kept_external(wildcards), **pretrained_weights()}
+    """Distillation trains on the soft labels; both stages add the kept external rows."""
+    inputs = {"external_kept": kept_external(wildcards)}
     if wildcards.stage == "distill" and config["distill"]["teachers"] == "nested":
         inputs["soft_labels"] = rules.make_nested_soft_labels.output.labels.format(fold=wildcards.fold)
     elif wildcards.stage == "distill":

@@ -20,6 +20,7 @@ rule fetch_weights:
 rule train_fold:
     input:
         unpack(training_inputs),
+        unpack(pretrained_weights),
         manifest=filled(rules.build_manifest.output.manifest, split="train"),
         images=expand(rules.cache_images.output.images, size=SIZE, split="train"),
         index=expand(rules.cache_images.output.index, size=SIZE, split="train"),
