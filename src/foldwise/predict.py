@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,8 @@ import torch
 from torch import nn
 
 from foldwise import models, progress, tta
+
+log = logging.getLogger(__name__)
 
 
 class Normalize(nn.Module):
@@ -130,6 +133,7 @@ def predict_saved(
         crop=settings["crop"],
         seed=seed,
     )
+    log.info("%d images x %d TTA views (%s)", len(rows), view_count(settings), settings["reduce"])
     table = pd.DataFrame(scores, columns=meta["classes"])
     table.insert(0, "id", np.asarray(ids))
     return table

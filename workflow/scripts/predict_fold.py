@@ -14,10 +14,4 @@ with artifacts.script_log(snakemake.log[0]) as log:
         table = predict.predict_saved(
             snakemake.input.model, images, ids, rows, snakemake.params.predict, device, snakemake.params.seed
         )
-    log.info(
-        "%d test images x %d TTA views (%s)",
-        len(rows),
-        predict.view_count(snakemake.params.predict),
-        snakemake.params.predict["reduce"],
-    )
     artifacts.write_table(table, snakemake.output.predictions)

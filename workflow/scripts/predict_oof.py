@@ -16,12 +16,5 @@ with artifacts.script_log(snakemake.log[0]) as log:
         table = predict.predict_saved(
             snakemake.input.model, images, ids, rows, snakemake.params.predict, device, snakemake.params.seed
         )
-    log.info(
-        "fold %d: %d validation images x %d TTA views (%s)",
-        fold,
-        len(rows),
-        predict.view_count(snakemake.params.predict),
-        snakemake.params.predict["reduce"],
-    )
     table.insert(1, "fold", fold)
     artifacts.write_table(table, snakemake.output.oof)
