@@ -201,7 +201,6 @@ def measure_ours(
     data = train.FoldData(
         train_rows=rows,
         train_targets=one_hot(rng, len(rows), classes),
-        val_ids=val_rows.astype(str),
         val_rows=val_rows,
         val_targets=one_hot(rng, len(val_rows), classes),
         classes=[f"c{c}" for c in range(classes)],

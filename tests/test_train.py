@@ -1,3 +1,6 @@
+import re
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -202,3 +205,10 @@ def test_checkpoint_of_other_code_is_refused_but_system_settings_may_change(tmp_
         fit(short, code="v2")  # losses.py edited after a kill: the old weights must not be resumed
     system = train.TrainConfig(**{**short.__dict__, "eval_batch_size": 3, "num_workers": 1})
     assert fit(system, code="v1")["best_epoch"] == 1  # resumed: nothing left to train
+
+
+def test_the_workflow_keeps_every_system_setting_out_of_the_rule_params():
+    """A setting missing from common.smk's list would retrain every model when changed."""
+    common = (Path(__file__).resolve().parents[1] / "workflow/rules/common.smk").read_text()
+    listed = re.search(r"^TRAIN_SYSTEM_SETTINGS = \((.*)\)$", common, re.M)[1]
+    assert set(train.SYSTEM_SETTINGS) <= {name.strip(' "') for name in listed.split(",")}

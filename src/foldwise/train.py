@@ -75,7 +75,6 @@ class FoldData:
 
     train_rows: np.ndarray
     train_targets: np.ndarray  # (n, classes) float32, possibly soft
-    val_ids: np.ndarray
     val_rows: np.ndarray
     val_targets: np.ndarray  # (m, classes) hard labels: the metric's ground truth
     classes: list[str]
@@ -102,7 +101,6 @@ def fold_data(
     return FoldData(
         train_rows=rows[train_ids].to_numpy(),
         train_targets=by_id.loc[train_ids].to_numpy(np.float32),
-        val_ids=val_ids,
         val_rows=rows[val_ids].to_numpy(),
         val_targets=hard_by_id.loc[val_ids].to_numpy(np.float32),
         classes=classes,
