@@ -2,8 +2,9 @@
 
 Single-label: StratifiedKFold; multi-label: MultilabelStratifiedKFold. Rows that must share a
 fold (one value of the group column, or near-duplicate images) are linked into groups, split by
-StratifiedGroupKFold. Rows are sorted by id first, so the fold of an id does not depend on the
-order of train.csv.
+StratifiedGroupKFold. Identity datasets (one individual per row, Happywhale) are split by
+``split_identity``: each fold validates known individuals and new ones, in a set share. Rows are
+sorted by id first, so the fold of an id does not depend on the order of train.csv.
 """
 
 from __future__ import annotations
@@ -109,3 +110,117 @@ def linked_groups(ids: pd.Series, groups: np.ndarray | None, duplicates: pd.Data
     graph = coo_matrix((np.ones(len(sources)), (sources, targets)), shape=(size, size))
     _, component = connected_components(graph, directed=False)
     return pd.factorize(component[:n])[0]
+
+
+def split_identity(
+    ids: pd.Series,
+    identities: pd.Series,
+    k: int,
+    seed: int,
+    new_share: float | None = None,
+    duplicates: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Assign a fold 0..k-1 to every id of an identity dataset (Happywhale: one individual per row).
+
+    Each fold validates known individuals (their other sightings train in the other folds) and new
+    ones (every sighting in that fold, as ``new_individual`` in the test set), new rows making about
+    ``new_share`` of every fold. Single-sighting individuals are new wherever they fall. Of the
+    others, the fewest-sighted (seeded ties) are kept whole in one fold until the share is reached;
+    the rest are spread, as evenly as their sightings allow, over the folds. Near-duplicate pairs
+    share a fold: an individual whose sightings are all duplicates of each other is new.
+
+    Args:
+        ids: sample ids, unique.
+        identities: individual of every row, row-aligned with ids.
+        k: number of folds.
+        seed: shuffles the split; same seed, same folds, whatever the row order.
+        new_share: target share of new rows in each fold's validation, in [0, 1); None: the share of
+            rows whose individual has one sighting. Reached from below only as far as singletons and
+            duplicates allow (see ``new_shares`` for the realised share).
+        duplicates: optional pairs of ids (columns ``id``, ``match_id``) that must share a fold; pairs
+            naming an id outside ``ids`` are ignored.
+
+    Returns:
+        DataFrame with columns id, fold, sorted by id.
+    """
+    if k < 2:
+        raise FoldwiseError(f"folds.k must be at least 2, got {k}")
+    if len(ids) < k:
+        raise FoldwiseError(f"folds.k = {k} folds but only {len(ids)} training rows")
+    if new_share is not None and not 0 <= new_share < 1:
+        raise FoldwiseError(f"folds.new_share must be in [0, 1), got {new_share}")
+    order = np.argsort(ids.to_numpy(str), kind="stable")
+    ids = ids.iloc[order].reset_index(drop=True)
+    who = pd.factorize(identities.iloc[order].to_numpy())[0]  # individual 0..I-1 per row
+    n, sightings = len(ids), np.bincount(who)
+    if duplicates is not None and not duplicates.empty:
+        duplicates = duplicates[duplicates.id.isin(ids) & duplicates.match_id.isin(ids)]
+    target = float(np.mean(sightings[who] == 1)) if new_share is None else float(new_share)
+    rng = np.random.default_rng(seed)
+
+    # 1. which individuals stay whole (new): those that cannot split, then the fewest-sighted
+    blocks = linked_groups(ids, None, duplicates)
+    blocks = np.arange(n) if blocks is None else blocks
+    spreadable = pd.Series(blocks).groupby(who).nunique().to_numpy() > 1
+    whole = ~spreadable
+    new_rows = int(sightings[whole].sum())
+    candidates = np.flatnonzero(spreadable)
+    candidates = candidates[np.lexsort((rng.random(len(candidates)), sightings[candidates]))]
+    for individual in candidates:
+        count = int(sightings[individual])
+        if new_rows + count / 2 > target * n:  # adding it would overshoot more than stopping short
+            break
+        whole[individual] = True
+        new_rows += count
+
+    # 2. units that go to one fold: duplicate-linked rows, plus every row of a whole individual
+    units = linked_groups(ids, np.where(whole[who], who, len(sightings) + np.arange(n)), duplicates)
+    if units.max() + 1 < k:
+        raise FoldwiseError(
+            f"folds.k = {k} folds but the training rows form only {units.max() + 1} unit(s) "
+            "(individuals kept whole and near-duplicates); lower folds.k"
+        )
+    unit_size = np.bincount(units)
+    unit_new = np.bincount(units, weights=whole[who]) > 0
+    fold_rank = rng.permutation(k)  # breaks ties between equally loaded folds
+    unit_fold = np.full(len(unit_size), -1, np.int64)
+    load, new_load = np.zeros(k, np.int64), np.zeros(k, np.int64)
+
+    # 3. whole units, largest first, each to the fold with the fewest new rows
+    new_units = np.flatnonzero(unit_new)
+    for unit in new_units[np.lexsort((rng.random(len(new_units)), -unit_size[new_units]))]:
+        fold = int(np.lexsort((fold_rank, load, new_load))[0])
+        unit_fold[unit] = fold
+        load[fold] += unit_size[unit]
+        new_load[fold] += unit_size[unit]
+
+    # 4. spread individuals, most-sighted first: each unit to the fold holding fewest of its rows, then
+    #    the least loaded fold
+    rows_of = np.split(np.argsort(who, kind="stable"), np.cumsum(sightings)[:-1])
+    spread = np.flatnonzero(~whole)
+    for individual in spread[np.lexsort((rng.random(len(spread)), -sightings[spread]))]:
+        mine = units[rows_of[individual]]
+        placed = unit_fold[mine]
+        held = np.bincount(placed[placed >= 0], minlength=k)
+        todo = np.unique(mine[placed < 0])
+        for unit in todo[np.lexsort((rng.random(len(todo)), -unit_size[todo]))]:
+            fold = int(np.lexsort((fold_rank, load, held))[0])
+            unit_fold[unit] = fold
+            load[fold] += unit_size[unit]
+            held[fold] += np.count_nonzero(mine == unit)
+    return pd.DataFrame({"id": ids, "fold": unit_fold[units]})
+
+
+def new_shares(folds: pd.DataFrame, ids: pd.Series, identities: pd.Series) -> list[float]:
+    """Per fold, the share of its validation rows whose individual is in no other fold (new there).
+
+    Args:
+        folds: columns id, fold (``split_identity``).
+        ids, identities: the individual of every id, row-aligned with each other; joined to folds on id.
+
+    Returns:
+        k floats, fold 0 first.
+    """
+    table = folds.merge(pd.DataFrame({"id": ids.to_numpy(), "who": identities.to_numpy()}), on="id", how="left")
+    new = table.groupby("who").fold.transform("nunique") == 1
+    return [float(x) for x in new.groupby(table.fold).mean().sort_index()]

@@ -5,7 +5,9 @@ test rows, checked against the training side), so that a new test set rebuilds o
 
 Columns: ``id``, ``split`` (train | test | external), ``group`` when configured, one
 ``path:<channel-file>`` column per image file, and one float ``label:<class>`` column per
-class (NaN for test rows). Class order is that of train.csv; ``attrs["channels"]`` names
+class (NaN for test rows); identity data (``task: identity``) has instead one ``identity``
+column, the individual of each train and external row (None for test rows): with 15,000
+individuals a column per class would not do. Class order is that of train.csv; ``attrs["channels"]`` names
 the input channels.
 
 Validation reports every bad row at once, each with its file and CSV line, then either
@@ -43,6 +45,12 @@ class Dataset:
     group_column: str | None = None
     channels: int | None = None
     external: dict | None = None
+    boxes: str | None = None  # detector boxes CSV: the cache crops them (foldwise.boxes)
+
+    @property
+    def identity(self) -> bool:
+        """Labels are individuals (Happywhale): embeddings and retrieval, not a classifier."""
+        return self.task == "identity"
 
     @property
     def channel_names(self) -> list[str]:
@@ -94,6 +102,8 @@ def class_names(train: pd.DataFrame, test: pd.DataFrame | None, spec: Dataset) -
     names it, with the classes the test CSV names when it is read with train.csv, instead of
     one error per row.
     """
+    if spec.identity:
+        return []  # individuals are not classes: see read_identities
     if spec.label_column:
         if not spec.num_classes:
             raise FoldwiseError("dataset.num_classes is required with dataset.label_column")
@@ -175,6 +185,18 @@ def parse_labels(table: pd.DataFrame, file: str, spec: Dataset, classes: list[st
     return labels
 
 
+def read_identities(table: pd.DataFrame, file: str, spec: Dataset, problems: Problems) -> pd.Series:
+    """The individual of every row (``dataset.label_column``); an empty one is a bad row."""
+    if not spec.label_column:
+        raise FoldwiseError("task identity: set dataset.label_column to the identity column (e.g. individual_id)")
+    if spec.label_column not in table.columns:
+        raise FoldwiseError(f"{file}: identity column {spec.label_column!r} not found (columns: {list(table.columns)})")
+    identity = table[spec.label_column].str.strip()
+    for i in np.flatnonzero(identity == ""):
+        problems.add(file, i, table[spec.id_column].iloc[i], f"empty identity in column {spec.label_column!r}")
+    return identity
+
+
 def check_images(
     table: pd.DataFrame, file: str, templates: dict[str, str], channels: int, problems: Problems, threads: int = 1
 ) -> dict[str, list[str]]:
@@ -234,9 +256,11 @@ def read_split(
     paths = check_images(out, csv, templates, len(spec.channel_names), problems, threads)
     for name, column in paths.items():
         out[f"path:{name}"] = column
+    if spec.identity:
+        out["identity"] = read_identities(table, csv, spec, problems) if split != "test" else None
     labels = (
         parse_labels(table, csv, spec, classes, problems)
-        if split != "test"
+        if split != "test" and not spec.identity
         else np.full((len(table), len(classes)), np.nan, np.float32)
     )
     for k, name in enumerate(classes):
@@ -346,9 +370,9 @@ def finish(
                 f"{getattr(spec, split)}: the {'training' if split == 'train' else 'test'} set is empty"
             )
     log.info(
-        "manifest: %s samples, %d classes, %d channel(s)",
+        "manifest: %s samples, %s, %d channel(s)",
         {k: int(v) for k, v in counts.items()},
-        len(classes(table)),
+        f"{table.identity.nunique()} individuals" if spec.identity else f"{len(classes(table))} classes",
         len(spec.channel_names),
     )
     return table
@@ -361,6 +385,11 @@ def channels(manifest: pd.DataFrame) -> list[str]:
 
 def classes(manifest: pd.DataFrame) -> list[str]:
     return [c.removeprefix("label:") for c in manifest.columns if c.startswith("label:")]
+
+
+def identities(manifest: pd.DataFrame, split: str = "train") -> pd.DataFrame:
+    """``id`` and ``identity`` (the individual) of the rows of ``split`` of an identity manifest."""
+    return manifest.loc[manifest.split == split, ["id", "identity"]].reset_index(drop=True)
 
 
 def labels(manifest: pd.DataFrame) -> np.ndarray:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from foldwise import FoldwiseError
+
 
 def mean_column_auc(y_true: np.ndarray, y_score: np.ndarray) -> float:
     """Mean over classes of the one-vs-rest ROC AUC (Plant Pathology 2020's metric).
@@ -30,7 +32,50 @@ def macro_f1(y_true: np.ndarray, y_score: np.ndarray, threshold: float = 0.5) ->
     return float(f1.mean())
 
 
-METRICS = {"roc_auc": mean_column_auc, "macro_f1": macro_f1}
+def map_at_k(truth, predicted, k: int = 5) -> float:
+    """Mean average precision at k with one true label per query (Happywhale 2022's MAP@5).
+
+    A query scores 1 / (1-based position of the first occurrence of its truth among its first k
+    predictions), 0 if absent: ml_metrics' ``apk`` with one actual value, where a repeated
+    prediction still takes up a position. Fewer than k predictions are allowed.
+
+    Args:
+        truth: (n,) the true label of each query.
+        predicted: (n,) per query its ranked predictions: a sequence of str, or one
+            space-separated string as in a submission's ``predictions`` column.
+        k: how many predictions count.
+    Returns:
+        The mean score over queries; NaN when there are none.
+    """
+    truth, predicted = list(truth), list(predicted)
+    if len(truth) != len(predicted):
+        raise FoldwiseError(f"map_at_k: {len(truth)} true label(s) for {len(predicted)} prediction list(s)")
+    if k < 1:
+        raise FoldwiseError(f"map_at_k: k must be at least 1, got {k}")
+    if not truth:
+        return float("nan")
+    total = 0.0
+    for label, guesses in zip(truth, predicted):
+        # a bare string would otherwise be read as a list of characters
+        guesses = list(guesses.split() if isinstance(guesses, str) else guesses)[:k]
+        if label in guesses:
+            total += 1.0 / (guesses.index(label) + 1)
+    return total / len(truth)
+
+
+def class_map_at_5(y_true: np.ndarray, y_score: np.ndarray) -> float:
+    """MAP@5 of the classes ranked by score, over the rows of a known class (``y_true`` >= 0; -1 marks
+    an individual that no class stands for): an identity model's validation by its class centres.
+    NaN when no row is known."""
+    known = np.asarray(y_true) >= 0
+    if not known.any():
+        return float("nan")
+    scores = np.asarray(y_score)[known]
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :5]
+    return map_at_k(np.asarray(y_true)[known].astype(str), top.astype(str), k=5)
+
+
+METRICS = {"roc_auc": mean_column_auc, "macro_f1": macro_f1, "map@5": class_map_at_5}
 
 
 def create(name: str):

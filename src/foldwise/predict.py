@@ -28,7 +28,10 @@ class Normalize(nn.Module):
 
 
 def activation(task: str):
-    """Scores from logits: softmax over classes (single-label) or a sigmoid per class (multi-label)."""
+    """Scores from logits: softmax over classes (single-label) or a sigmoid per class (multi-label);
+    identity: the L2-normalised embedding, so that inner products are cosine similarities."""
+    if task == "identity":
+        return lambda embeddings: nn.functional.normalize(embeddings, dim=-1)
     return torch.sigmoid if task == "multilabel" else (lambda logits: logits.softmax(dim=-1))
 
 
@@ -78,7 +81,8 @@ def predict(
     seed: int = 0,
     desc: str | None = "predict",
 ) -> np.ndarray:
-    """Class scores (len(rows), classes) of ``model`` on cache ``rows``, reduced over the TTA views:
+    """Class scores (len(rows), classes) of ``model`` on cache ``rows`` (identity: L2-normalised embeddings
+    (len(rows), embedding size)), reduced over the TTA views:
     every dihedral transform in ``transforms`` of every crop (see ``crop_boxes``). ``desc`` names
     the progress bar in the log; None draws none (validation inside training)."""
     tta.check(list(transforms), reduce)
@@ -97,13 +101,19 @@ def predict(
                 view = view.contiguous(memory_format=torch.channels_last)
             with autocast:
                 scores.append(score(model(view).float()))
-        out.append(tta.reduce(torch.stack(scores), reduce).cpu())
+        reduced = tta.reduce(torch.stack(scores), reduce)
+        out.append((score(reduced) if task == "identity" else reduced).cpu())  # a mean of unit vectors, made unit again
     return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
 
 
 def view_count(settings: dict) -> int:
     """How many TTA views the ``predict:`` settings make of each image."""
     return len(settings["tta"]) * (settings["crop"]["count"] if settings["crop"] else 1)
+
+
+def embedding_columns(size: int) -> list[str]:
+    """Column names of an embedding table: e000, e001, ..."""
+    return [f"e{i:03d}" for i in range(size)]
 
 
 def predict_saved(
@@ -134,6 +144,7 @@ def predict_saved(
         seed=seed,
     )
     log.info("%d images x %d TTA views (%s)", len(rows), view_count(settings), settings["reduce"])
-    table = pd.DataFrame(scores, columns=meta["classes"])
+    columns = embedding_columns(scores.shape[1]) if meta["task"] == "identity" else meta["classes"]
+    table = pd.DataFrame(scores, columns=columns)
     table.insert(0, "id", np.asarray(ids))
     return table

@@ -27,6 +27,7 @@ import torch
 from timm.optim import create_optimizer_v2
 from timm.scheduler import CosineLRScheduler, MultiStepLRScheduler
 from timm.scheduler.scheduler import Scheduler
+from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from foldwise import FoldwiseError, artifacts, augment, losses, manifest, metrics, models, predict, progress
@@ -46,10 +47,13 @@ class TrainConfig:
     model: str = "resnet18"
     pretrained: str | None = None  # local weights file; never downloaded
     global_pool: str = "avg"
-    head: str = "linear"  # linear | hpa | bn_l2 (see models.HEADS)
+    head: str = "linear"  # linear | hpa | bn_l2 | embedding (see models.HEADS)
     drop_rate: float = 0.0
+    embedding: dict = field(default_factory=dict)  # identity: {size, neck, dolg} of the embedding head
+    arcface: dict = field(default_factory=dict)  # identity: {margin (radians), scale, sub_centers}
     # data
     epochs: int = 10
+    select: str = "last"  # last: the schedule's end; best: the best validation epoch (an optimistic CV)
     batch_size: int = 32
     augment: list = field(default_factory=list)
     # optimizer and LR schedule
@@ -74,10 +78,10 @@ class FoldData:
     """What one fold trains and validates on: rows of the image cache and their targets."""
 
     train_rows: np.ndarray
-    train_targets: np.ndarray  # (n, classes) float32, possibly soft
+    train_targets: np.ndarray  # (n, classes) float32, possibly soft; identity: (n,) int64 individual index
     val_rows: np.ndarray
-    val_targets: np.ndarray  # (m, classes) hard labels: the metric's ground truth
-    classes: list[str]
+    val_targets: np.ndarray  # (m, classes) hard labels: the metric's ground truth; identity: (m,), -1 = new
+    classes: list[str]  # identity: the individuals that train in this fold
     fold: int
     external: int = 0  # kept external rows among the training rows
 
@@ -109,6 +113,35 @@ def fold_data(
     )
 
 
+def identity_fold_data(
+    index: pd.DataFrame, folds: pd.DataFrame, identities: pd.DataFrame, fold: int, extra_ids=()
+) -> FoldData:
+    """An identity fold: the individuals of its training rows (the other folds, plus ``extra_ids``:
+    kept external rows and pseudo-labelled test rows) are its classes; a validation row of an
+    individual that does not train here (a new individual) gets target -1.
+
+    ``identities`` holds ``id`` and ``identity`` for every training, external and extra row;
+    ``index`` maps ids to rows of the image cache.
+    """
+    rows = pd.Series(np.arange(len(index)), index=index.id.to_numpy())
+    train_ids = np.concatenate([folds.id[folds.fold != fold].to_numpy(), np.asarray(extra_ids, dtype=object)])
+    val_ids = folds.id[folds.fold == fold].to_numpy()
+    if len(val_ids) == 0:
+        raise FoldwiseError(f"fold {fold} has no validation rows (folds.k too large?)")
+    identity = identities.set_index("id").identity
+    classes = sorted(identity[train_ids].unique())
+    number = pd.Series(np.arange(len(classes)), index=classes)
+    return FoldData(
+        train_rows=rows[train_ids].to_numpy(),
+        train_targets=number[identity[train_ids]].to_numpy(np.int64),
+        val_rows=rows[val_ids].to_numpy(),
+        val_targets=identity[val_ids].map(number).fillna(-1).to_numpy(np.int64),
+        classes=classes,
+        fold=fold,
+        external=len(extra_ids),
+    )
+
+
 def prepare_fold(
     table: pd.DataFrame,
     index: pd.DataFrame,
@@ -118,7 +151,18 @@ def prepare_fold(
     external_kept: pd.DataFrame | None = None,
 ) -> FoldData:
     """FoldData from the stage artifacts: manifest, cache index, folds, and optionally the soft
-    labels (distillation; external rows keep their hard labels) and the kept external ids."""
+    labels (distillation; external rows keep their hard labels) and the kept external ids. Identity
+    data: ``soft_labels`` are the pseudo-labels (id, identity) of test rows, which ``index`` then holds
+    after the training rows."""
+    if "identity" in table.columns:
+        identities = manifest.identities(table, "train")
+        extra = [] if external_kept is None else [external_kept.id.to_numpy()]
+        external = manifest.identities(table, "external")
+        if soft_labels is not None:
+            extra.append(soft_labels.id.to_numpy())
+        identities = pd.concat([identities, external, soft_labels], ignore_index=True)
+        extra_ids = np.concatenate(extra) if extra else np.array([], dtype=object)
+        return identity_fold_data(index, folds, identities[["id", "identity"]], fold, extra_ids)
     hard = manifest.label_table(table, "train")
     targets = hard if soft_labels is None else soft_labels
     external_ids = []
@@ -139,7 +183,7 @@ class CachedImages(Dataset):
 
     def __init__(self, images: np.ndarray, rows: np.ndarray, targets: np.ndarray, transform=None):
         self.images, self.rows, self.transform = images, rows, transform
-        self.targets = np.array(targets, dtype=np.float32)  # writable: torch.from_numpy shares it
+        self.targets = np.array(targets)  # a writable copy (torch.from_numpy shares it): float labels or int ids
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -150,7 +194,7 @@ class CachedImages(Dataset):
         if self.transform is not None:
             augment.reseed(self.transform, seed)
             image = self.transform(image=image)["image"]
-        return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))), torch.from_numpy(self.targets[i])
+        return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))), torch.as_tensor(self.targets[i])
 
 
 class EpochSampler(Sampler):
@@ -303,7 +347,8 @@ def train_fold(
         data: train/validation rows of ``images`` and their targets.
         images: (N, H, W, C) uint8 cache.
         stats: {"mean": [C], "std": [C]} on the 0..1 scale.
-        task: "multiclass" or "multilabel".
+        task: "multiclass", "multilabel" or "identity" (an embedding head and ArcFace: the loss holds
+            the class weights, trains with the model and is checkpointed with it).
         checkpoint: resume file, written after every epoch, removed once the fold is done.
         name: how the log and errors call this run, e.g. "base fold 2".
         code: a hash of the code that trains (the rule's code hash): a checkpoint of other code
@@ -312,7 +357,7 @@ def train_fold(
     # -- seed and device ------------------------------------------------------------------
     torch.manual_seed(seed)
     checkpoint = Path(checkpoint)
-    num_classes, channels = data.train_targets.shape[1], images.shape[-1]
+    num_classes, channels = len(data.classes), images.shape[-1]
     autocast, dtype = predict.precision_context(device, cfg.precision)
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
     metric = metrics.create(cfg.metric)
@@ -331,15 +376,20 @@ def train_fold(
     normalize = predict.Normalize(stats["mean"], stats["std"]).to(device)
 
     # -- model, optimizer, schedule ----------------------------------------------------------
+    head = embedding_args(cfg)
     model = models.create(
-        cfg.model, num_classes, channels, cfg.pretrained, cfg.drop_rate, cfg.global_pool, cfg.head
+        cfg.model, num_classes, channels, cfg.pretrained, cfg.drop_rate, cfg.global_pool, cfg.head, **head
     ).to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    criterion = losses.create(loss_name, cfg.focal_gamma, num_classes, head.get("embedding_size"), **cfg.arcface)
+    criterion = criterion.to(device)
     optimizer_spec = dict(cfg.optimizer)
-    optimizer = create_optimizer_v2(model, opt=optimizer_spec.pop("name", "adam"), **optimizer_spec)
+    # one optimizer over the model and the loss's own weights (ArcFace's class centres)
+    optimizer = create_optimizer_v2(
+        nn.ModuleList([model, criterion]), opt=optimizer_spec.pop("name", "adam"), **optimizer_spec
+    )
     scheduler = create_scheduler(optimizer, cfg.scheduler, cfg.epochs, updates_per_epoch)
-    criterion = losses.create(loss_name, cfg.focal_gamma)
     forward = torch.compile(model) if cfg.compile else model  # the checkpoint keeps the plain module
 
     # -- resume ------------------------------------------------------------------------------
@@ -361,6 +411,7 @@ def train_fold(
     start_epoch, history, best = 0, [], {"metric": -math.inf, "epoch": -1, "state_dict": None, "val_scores": None}
     if state is not None:
         model.load_state_dict(state["model"])
+        criterion.load_state_dict(state["criterion"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
         start_epoch, history, best = state["epoch"] + 1, state["history"], state["best"]
@@ -416,9 +467,15 @@ def train_fold(
             channels_last=cfg.channels_last,
             desc=None,
         )
-        score = metric(data.val_targets, val_scores)
+        if task == "identity":  # scored by each embedding's similarity to the loss's class centres
+            with torch.no_grad():
+                centres = losses.class_scores(criterion, torch.from_numpy(val_scores).to(device)).cpu().numpy()
+            score = metric(data.val_targets, centres)
+        else:
+            score = metric(data.val_targets, val_scores)
         lr = optimizer.param_groups[0]["lr"]
-        if score > best["metric"] or best["state_dict"] is None:
+        # best-epoch selection picks on the very rows the fold's CV is then measured on
+        if cfg.select == "last" or score > best["metric"] or best["state_dict"] is None:
             best = {
                 "metric": score,
                 "epoch": epoch,
@@ -436,7 +493,7 @@ def train_fold(
             }
         )
         log.info(
-            "%s: epoch %d/%d train_loss %.4f %s %.4f lr %.2e %.0f img/s (best %.4f at epoch %d)",
+            "%s: epoch %d/%d train_loss %.4f %s %.4f lr %.2e %.0f img/s (kept %.4f of epoch %d)",
             name,
             epoch + 1,
             cfg.epochs,
@@ -453,6 +510,7 @@ def train_fold(
                 "fingerprint": run_id,
                 "epoch": epoch,
                 "model": model.state_dict(),
+                "criterion": criterion.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scaler": scaler.state_dict(),
                 "history": history,
@@ -467,6 +525,30 @@ def train_fold(
         "val_scores": best["val_scores"].numpy(),
         "best_epoch": best["epoch"] + 1,
         "best_metric": best["metric"],
+    }
+
+
+def embedding_args(cfg: TrainConfig) -> dict:
+    """The embedding head's arguments of models.create (none for a classifier head)."""
+    if cfg.head != "embedding":
+        return {}
+    spec = {"size": 512, "neck": "linear_bn", "dolg": {}} | cfg.embedding
+    return {"embedding_size": spec["size"], "neck": spec["neck"], "dolg": spec["dolg"]}
+
+
+def model_meta(cfg: TrainConfig, data: FoldData, images: np.ndarray, stats: dict, task: str) -> dict:
+    """What predict needs to rebuild and feed a trained model."""
+    return {
+        "model": cfg.model,
+        "num_classes": len(data.classes),
+        "in_chans": images.shape[-1],
+        "global_pool": cfg.global_pool,
+        "head": cfg.head,
+        **embedding_args(cfg),
+        "task": task,
+        "image_size": list(images.shape[1:3]),
+        "mean": stats["mean"],
+        "std": stats["std"],
     }
 
 

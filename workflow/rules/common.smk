@@ -16,31 +16,12 @@ elif config["dataset"].get("external", 1) is None:
     config["dataset"].pop("external")
 validate(config, "../schemas/config.schema.yaml")
 
-STAGES = ["base", "distill"]
 FOLDS = list(range(config["folds"]["k"]))
 SIZE = "{}x{}".format(*config["cache"]["size"])
-# the competition's file names: submission.csv (base) and submission_distill.csv
-SUBMISSION = {"base": "results/submission.csv", "distill": "results/submission_distill.csv"}
-STAGE_OF = {"": "base", "_distill": "distill"}  # the {suffix} of submission{suffix}.csv
-OOF_STAGES = [*STAGES, "mix"]  # the out-of-fold predictions that the report plots
 PREDICT_SETS = config["predict_sets"]  # more test sets, predicted on demand: results/predict/{name}/
 LIBRARY = Path(workflow.basedir) / "src" / "foldwise"
 # scripts import foldwise from this checkout, installed or not (conda envs, cluster jobs)
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [str(LIBRARY.parent), os.getenv("PYTHONPATH")])))
-
-
-wildcard_constraints:
-    stage=r"base|distill|nested\d+",  # nested{f}: a teacher trained without fold f
-    fold=r"\d+",
-    size=r"\d+x\d+",
-    suffix="|_distill",
-    # train: the train and external rows; test: the dataset's test rows; then the predict sets
-    split="|".join(["train", "test", *PREDICT_SETS]),
-    # where a test set's submissions go: results/ for the dataset's, results/predict/{name}/ for a predict set's
-    setdir="({})?".format("|".join(f"predict/{name}/" for name in PREDICT_SETS)),
-    model=r"[\w.-]+",  # a timm model name, possibly with a tag: seresnext50_32x4d.racm_in1k
-    oof="|".join(OOF_STAGES),
-    submission=r"submission(_distill|_mix|_labels)?",
 
 
 def demo_dataset():
@@ -50,8 +31,18 @@ def demo_dataset():
         "test": "resources/demo/test.csv",
         "group_column": None,
         "channels": None,
+        "boxes": None,
     }
-    if config["demo"]["layout"] == "hpa":
+    if config["demo"]["layout"] == "identity":  # Happywhale's files: ids are file names
+        images = "resources/demo/images/{id}"
+        layout = {
+            "id_column": "image",
+            "task": "identity",
+            "label_column": "individual_id",
+            "num_classes": None,
+            "boxes": "resources/demo/boxes.csv",
+        }
+    elif config["demo"]["layout"] == "hpa":
         colors = ["red", "green", "blue", "yellow"]
         images = {color: f"resources/demo/images/{{id}}_{color}.png" for color in colors}
         layout = {"id_column": "Id", "task": "multilabel", "label_column": "Target", "num_classes": 6}
@@ -67,6 +58,65 @@ def demo_dataset():
 
 
 DATASET = config.get("dataset") or demo_dataset()
+IDENTITY = DATASET["task"] == "identity"  # Happywhale: embeddings, retrieval and pseudo-labels
+# the second stage: distillation on soft labels, or for identities retraining with pseudo-labels
+STAGES = ["base", "pseudo" if IDENTITY else "distill"]
+# the competition's file names: submission.csv (base) and submission_distill.csv (or _pseudo)
+SUBMISSION = {stage: "results/submission{}.csv".format("" if stage == "base" else f"_{stage}") for stage in STAGES}
+STAGE_OF = {"": "base", f"_{STAGES[1]}": STAGES[1]}  # the {suffix} of submission{suffix}.csv
+OOF_STAGES = [*STAGES, "mix"]  # the out-of-fold predictions that the report plots
+
+
+def resolve_task_defaults(train):
+    """``auto`` head and metric by task, checked against it: an embedding head for identities, a classifier
+    head and its metric for classes."""
+    if train["head"] == "auto":
+        train["head"] = "embedding" if IDENTITY else "linear"
+    if train["metric"] == "auto":
+        train["metric"] = "map@5" if IDENTITY else "roc_auc"
+    if IDENTITY != (train["head"] == "embedding") or IDENTITY != (train["metric"] == "map@5"):
+        fits = "head: embedding and metric: map@5" if IDENTITY else "a classifier head and roc_auc or macro_f1"
+        raise ValueError(
+            f"config: train.head {train['head']} / train.metric {train['metric']} do not fit the task "
+            f"{DATASET['task']}; it takes {fits} (or auto)"
+        )
+
+
+resolve_task_defaults(config["train"])
+
+
+wildcard_constraints:
+    stage=r"base|distill|pseudo|nested\d+",  # nested{f}: a teacher trained without fold f
+    fold=r"\d+",
+    size=r"\d+x\d+",
+    suffix="|_distill|_pseudo",
+    # train: the train and external rows; test: the dataset's test rows; then the predict sets
+    split="|".join(["train", "test", *PREDICT_SETS]),
+    # where a test set's submissions go: results/ for the dataset's, results/predict/{name}/ for a predict set's
+    setdir="({})?".format("|".join(f"predict/{name}/" for name in PREDICT_SETS)),
+    model=r"[\w.-]+",  # a timm model name, possibly with a tag: seresnext50_32x4d.racm_in1k
+    oof="|".join(OOF_STAGES),
+    submission=r"submission(_distill|_pseudo|_mix|_labels)?",
+
+
+def demo_outputs():
+    """What make_demo writes: the dataset's CSVs and images; the identity demo adds its detector boxes and
+    the test truth (for measuring only)."""
+    outputs = {
+        "train": "resources/demo/train.csv",
+        "test": "resources/demo/test.csv",
+        "external": "resources/demo/external.csv",
+        "planted": "resources/demo/external_duplicates.csv",
+        "images": directory("resources/demo/images"),
+    }
+    if config["demo"]["layout"] == "identity":
+        outputs |= {"boxes": "resources/demo/boxes.csv", "truth": "resources/demo/test_truth.csv"}
+    return outputs
+
+
+def boxes_input(wildcards):
+    """The detector boxes the cache crops (dataset.boxes), and which the test side's manifest checks."""
+    return {"boxes": DATASET["boxes"]} if DATASET.get("boxes") else {}
 
 
 def test_set(split):
@@ -81,14 +131,16 @@ def manifest_inputs(wildcards):
         external = {"external": DATASET["external"]["train"]} if DATASET.get("external") else {}
         return {"train": DATASET["train"], **external}
     train_side = filled(rules.build_manifest.output.manifest, split="train")
-    return {"test": test_set(wildcards.split)["test"], "train_side": train_side}
+    # the dataset's test side checks that every box names a train or test image
+    boxes = boxes_input(wildcards) if wildcards.split == "test" else {}
+    return {"test": test_set(wildcards.split)["test"], "train_side": train_side, **boxes}
 
 
 def manifest_spec(wildcards):
     """The dataset keys that shape one side's manifest: a new test set changes only the test side's.
     Keys sorted, nested ones too, so that the same dataset written in another order changes nothing."""
     if wildcards.split == "train":
-        side = {**DATASET, "test": None}
+        side = {**DATASET, "test": None, "boxes": None}  # boxes shape the cache, not the manifest
     else:
         side = {**DATASET, **test_set(wildcards.split), "external": None}
     return json.loads(json.dumps(side, sort_keys=True))
@@ -159,8 +211,13 @@ def train_duplicates(wildcards):
 
 
 def training_inputs(wildcards):
-    """Distillation trains on the soft labels; both stages add the kept external rows."""
+    """Distillation trains on the soft labels, the pseudo stage on the test rows' pseudo-labels (and so
+    on the test cache too); both stages add the kept external rows."""
     inputs = {"external_kept": kept_external(wildcards)}
+    if wildcards.stage == "pseudo":
+        inputs["soft_labels"] = rules.make_pseudo_labels.output.labels
+        inputs["test_images"] = filled(rules.cache_images.output.images, size=SIZE, split="test")
+        inputs["test_index"] = filled(rules.cache_images.output.index, size=SIZE, split="test")
     if wildcards.stage == "distill" and config["distill"]["teachers"] == "nested":
         inputs["soft_labels"] = rules.make_nested_soft_labels.output.labels.format(fold=wildcards.fold)
     elif wildcards.stage == "distill":
@@ -177,6 +234,8 @@ def final_outputs():
     ]
     if DATASET["task"] == "multilabel":
         outputs += [rules.write_labels.output.labels]
+    if IDENTITY:  # each stage's submission (the mix reads the rankings, not them) and the baselines' scores
+        outputs += [*SUBMISSION.values(), rules.score_baselines.output.score]
     return outputs
 
 

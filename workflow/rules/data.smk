@@ -7,11 +7,7 @@
 
 rule make_demo:
     output:
-        train="resources/demo/train.csv",
-        test="resources/demo/test.csv",
-        external="resources/demo/external.csv",
-        planted="resources/demo/external_duplicates.csv",
-        images=directory("resources/demo/images"),
+        **demo_outputs(),
     log:
         "results/logs/make_demo.log",
     benchmark:
@@ -106,6 +102,7 @@ checkpoint find_train_duplicates:
 
 rule cache_images:
     input:
+        unpack(boxes_input),
         manifest=rules.build_manifest.output.manifest,
     output:
         images="results/cache/{size}/{split}/images.npy",
@@ -119,7 +116,9 @@ rule cache_images:
     threads: config["threads"]
     params:
         transpose_portrait=config["cache"]["transpose_portrait"],
-        code=code_hash("cache", "images", "manifest"),
+        box_margin=config["cache"]["box_margin"],
+        id_column=DATASET["id_column"],
+        code=code_hash("cache", "images", "manifest", "boxes"),
     script:
         "../scripts/cache_images.py"
 

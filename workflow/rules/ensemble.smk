@@ -3,71 +3,81 @@
 # The same mix of the out-of-fold predictions gives the mix's CV score.
 
 
-rule write_submission:
-    input:
-        predictions=lambda wildcards: expand(
-            rules.predict_fold.output.predictions,
-            split=test_split(wildcards),
-            stage=STAGE_OF[wildcards.suffix],
-            fold=FOLDS,
-        ),
-        external_kept=kept_external,
-    output:
-        submission="results/{setdir}submission{suffix}.csv",
-    log:
-        "results/logs/write_submission/{setdir}submission{suffix}.log",
-    benchmark:
-        "results/benchmarks/write_submission/{setdir}submission{suffix}.tsv"
-    conda:
-        "../../envs/foldwise.yaml"
-    params:
-        id_column=DATASET["id_column"],
-        code=code_hash("ensemble"),
-    script:
-        "../scripts/write_submission.py"
+# classes (identity.smk holds the identity twin)
+if not IDENTITY:
+
+    rule write_submission:
+        input:
+            predictions=lambda wildcards: expand(
+                rules.predict_fold.output.predictions,
+                split=test_split(wildcards),
+                stage=STAGE_OF[wildcards.suffix],
+                fold=FOLDS,
+            ),
+            external_kept=kept_external,
+        output:
+            submission="results/{setdir}submission{suffix}.csv",
+        log:
+            "results/logs/write_submission/{setdir}submission{suffix}.log",
+        benchmark:
+            "results/benchmarks/write_submission/{setdir}submission{suffix}.tsv"
+        conda:
+            "../../envs/foldwise.yaml"
+        params:
+            id_column=DATASET["id_column"],
+            code=code_hash("ensemble"),
+        script:
+            "../scripts/write_submission.py"
 
 
-rule mix_submissions:
-    input:
-        submissions=expand(rules.write_submission.output.submission, suffix=list(STAGE_OF), allow_missing=True),
-        external_kept=kept_external,
-    output:
-        submission="results/{setdir}submission_mix.csv",
-    log:
-        "results/logs/mix_submissions/{setdir}submission_mix.log",
-    benchmark:
-        "results/benchmarks/mix_submissions/{setdir}submission_mix.tsv"
-    conda:
-        "../../envs/foldwise.yaml"
-    params:
-        id_column=DATASET["id_column"],
-        ensemble=config["ensemble"],
-        code=code_hash("ensemble"),
-    script:
-        "../scripts/mix_submissions.py"
+# classes (identity.smk holds the identity twin)
+if not IDENTITY:
+
+    rule mix_submissions:
+        input:
+            submissions=expand(rules.write_submission.output.submission, suffix=list(STAGE_OF), allow_missing=True),
+            external_kept=kept_external,
+        output:
+            submission="results/{setdir}submission_mix.csv",
+        log:
+            "results/logs/mix_submissions/{setdir}submission_mix.log",
+        benchmark:
+            "results/benchmarks/mix_submissions/{setdir}submission_mix.tsv"
+        conda:
+            "../../envs/foldwise.yaml"
+        params:
+            id_column=DATASET["id_column"],
+            ensemble=config["ensemble"],
+            code=code_hash("ensemble"),
+        script:
+            "../scripts/mix_submissions.py"
 
 
-rule mix_oof:
-    input:
-        oof=expand(rules.collect_oof.output.oof, stage=STAGES),
-        manifest=filled(rules.build_manifest.output.manifest, split="train"),
-        external_kept=kept_external,
-    output:
-        oof="results/oof/mix.parquet",
-        score="results/scores/mix.json",
-    log:
-        "results/logs/mix_oof.log",
-    benchmark:
-        "results/benchmarks/mix_oof.tsv"
-    conda:
-        "../../envs/foldwise.yaml"
-    params:
-        ensemble=config["ensemble"],
-        metric=config["train"]["metric"],
-        teachers=config["distill"]["teachers"],
-        code=code_hash("ensemble", "metrics", "scores", "distill"),
-    script:
-        "../scripts/mix_oof.py"
+# classes (identity.smk holds the identity twin)
+if not IDENTITY:
+
+    rule mix_oof:
+        input:
+            oof=expand(rules.collect_oof.output.oof, stage=STAGES),
+            manifest=filled(rules.build_manifest.output.manifest, split="train"),
+            external_kept=kept_external,
+        output:
+            oof="results/oof/mix.parquet",
+            score="results/scores/mix.json",
+        log:
+            "results/logs/mix_oof.log",
+        benchmark:
+            "results/benchmarks/mix_oof.tsv"
+        conda:
+            "../../envs/foldwise.yaml"
+        params:
+            ensemble=config["ensemble"],
+            metric=config["train"]["metric"],
+            teachers=config["distill"]["teachers"],
+            select=config["train"]["select"],
+            code=code_hash("ensemble", "metrics", "scores", "distill"),
+        script:
+            "../scripts/mix_oof.py"
 
 
 rule write_labels:

@@ -17,6 +17,7 @@ rule split_folds:
         k=config["folds"]["k"],
         seed=config["seed"],
         task=DATASET["task"],
+        new_share=config["folds"]["new_share"],
         code=code_hash("folds", "manifest"),
     script:
         "../scripts/split_folds.py"

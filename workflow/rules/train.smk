@@ -50,31 +50,35 @@ rule train_fold:
         "../scripts/train_fold.py"
 
 
-rule collect_oof:
-    input:
-        oof=lambda wildcards: expand(rules.predict_oof.output.oof, stage=wildcards.stage, fold=FOLDS),
-        manifest=filled(rules.build_manifest.output.manifest, split="train"),
-        external_kept=kept_external,
-    output:
-        oof="results/oof/{stage}.parquet",
-        score="results/scores/{stage}.json",
-    log:
-        "results/logs/collect_oof/{stage}.log",
-    benchmark:
-        "results/benchmarks/collect_oof/{stage}.tsv"
-    conda:
-        "../../envs/foldwise.yaml"
-    params:
-        metric=config["train"]["metric"],
-        teachers=config["distill"]["teachers"],
-        code=code_hash("metrics", "scores", "distill"),
-    script:
-        "../scripts/collect_oof.py"
+# classes (identity.smk holds the identity twin)
+if not IDENTITY:
+
+    rule collect_oof:
+        input:
+            oof=lambda wildcards: expand(rules.predict_oof.output.oof, stage=wildcards.stage, fold=FOLDS),
+            manifest=filled(rules.build_manifest.output.manifest, split="train"),
+            external_kept=kept_external,
+        output:
+            oof="results/oof/{stage}.parquet",
+            score="results/scores/{stage}.json",
+        log:
+            "results/logs/collect_oof/{stage}.log",
+        benchmark:
+            "results/benchmarks/collect_oof/{stage}.tsv"
+        conda:
+            "../../envs/foldwise.yaml"
+        params:
+            metric=config["train"]["metric"],
+            teachers=config["distill"]["teachers"],
+            select=config["train"]["select"],
+            code=code_hash("metrics", "scores", "distill"),
+        script:
+            "../scripts/collect_oof.py"
 
 
 rule make_soft_labels:
     input:
-        oof=expand(rules.collect_oof.output.oof, stage="base"),
+        oof="results/oof/base.parquet",  # rule collect_oof
         manifest=filled(rules.build_manifest.output.manifest, split="train"),
         external_kept=kept_external,
     output:

@@ -1,6 +1,6 @@
-"""Decode and resize every sample once into a uint8 memmap."""
+"""Decode every sample once (its detector box crop, where it has one), resize it into a uint8 memmap."""
 
-from foldwise import artifacts, cache, manifest
+from foldwise import artifacts, boxes, cache, manifest
 
 with artifacts.script_log(snakemake.log[0]):
     table = artifacts.read_table(snakemake.input.manifest)
@@ -13,4 +13,6 @@ with artifacts.script_log(snakemake.log[0]):
         snakemake.output.index,
         threads=snakemake.threads,
         transpose_portrait=snakemake.params.transpose_portrait,
+        boxes=boxes.read(snakemake.input.boxes, snakemake.params.id_column) if snakemake.input.get("boxes") else None,
+        margin=snakemake.params.box_margin,
     )

@@ -9,7 +9,7 @@ with artifacts.script_log(snakemake.log[0]) as log:
     hard = manifest.label_table(artifacts.read_table(snakemake.input.manifest), "train")
     score = {
         **scores.cv_score(oof, hard, snakemake.params.metric),
-        **distill.cv_caveat(snakemake.wildcards.stage, snakemake.params.teachers),
+        **distill.cv_caveat(snakemake.wildcards.stage, snakemake.params.teachers, snakemake.params.select),
     }
     log.info(
         "%s: CV %s %.4f, per fold %s",

@@ -11,7 +11,7 @@ with artifacts.script_log(snakemake.log[0]) as log:
     hard = manifest.label_table(artifacts.read_table(snakemake.input.manifest), "train")
     score = {
         **scores.cv_score(mixed, hard, snakemake.params.metric),
-        **distill.cv_caveat("mix", snakemake.params.teachers),
+        **distill.cv_caveat("mix", snakemake.params.teachers, snakemake.params.select),
     }
     log.info("mix (%s): CV %s %.4f", method, score["metric"], score["cv"])
     artifacts.write_json(score, snakemake.output.score)
