@@ -46,6 +46,8 @@ localrules:
     plot_thresholds,
     plot_worst_samples,
     plot_duplicates,
+    plot_identity_thresholds,
+    plot_worst_queries,
     tabulate_submission,
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_workflow import job_counts, override, snakemake
+from test_workflow import ROOT, job_counts, override, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -86,6 +86,20 @@ def test_a_new_setting_redraws_only_its_plot(workdir, tmp_path):
         workdir, "-n", targets=("plots",), configs=[override(tmp_path, "worst", {"report": {"worst_samples": 3}})]
     )
     assert job_counts(dry.stdout) == {"plot_worst_samples": 2, "plots": 1}
+
+
+def test_an_identity_report_has_the_retrieval_plots_in_place_of_the_classification_ones(tmp_path):
+    dry = snakemake(tmp_path, "-n", targets=("plots",), configs=[ROOT / "config/smoke_identity.yaml"])
+    plots = {rule: n for rule, n in job_counts(dry.stdout).items() if rule.startswith(("plot", "tabulate"))}
+    assert plots == {
+        "tabulate_scores": 1,
+        "plot_training_curves": 2,
+        "plot_identity_thresholds": 1,
+        "plot_worst_queries": 2,  # base and pseudo
+        "plot_duplicates": 1,
+        "tabulate_submission": 3,  # submission, submission_pseudo and submission_mix, each once
+        "plots": 1,
+    }
 
 
 def chromium() -> str:

@@ -46,6 +46,7 @@ class Dataset:
     channels: int | None = None
     external: dict | None = None
     boxes: str | None = None  # detector boxes CSV: the cache crops them (foldwise.boxes)
+    test_images: str | dict[str, str] | None = None  # the test split's template; the workflow puts it in images
 
     @property
     def identity(self) -> bool:

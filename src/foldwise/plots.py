@@ -2,7 +2,9 @@
 
 Each function takes arrays or DataFrames and returns a matplotlib ``Figure`` (or an HTML page);
 ``save_figure`` and ``save_html`` write them atomically. Images come from the image cache (what
-the models saw); 4-channel HPA images are shown as RGB composites.
+the models saw); 4-channel HPA images are shown as RGB composites. Identities (Happywhale) have
+their own two: MAP@5 against the ``new_individual`` threshold, and the worst out-of-fold queries
+beside their nearest gallery images.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import ConfusionMatrixDisplay, roc_auc_score, roc_curve
 
-from foldwise import artifacts, thresholds
+from foldwise import artifacts, retrieval, thresholds
 
 DPI = 100
 
@@ -37,7 +39,7 @@ def html_table(table: pd.DataFrame, title: str) -> str:
         "body{font-family:sans-serif;margin:1em} table{border-collapse:collapse} "
         "th,td{border:1px solid #ccc;padding:2px 8px;text-align:right}"
     )
-    body = table.to_html(index=False, float_format=lambda v: f"{v:.4f}", border=0)
+    body = table.to_html(index=False, float_format=lambda v: f"{v:.4f}", border=0, na_rep="")
     return (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{style}</style></head><body><h3>{html.escape(title)}</h3>{body}</body></html>\n"
@@ -46,10 +48,13 @@ def html_table(table: pd.DataFrame, title: str) -> str:
 
 def scores_table(scores: dict[str, dict]) -> pd.DataFrame:
     """One row per stage: metric, CV over all OOF rows, mean of the folds, whether the CV is
-    optimistic (its ``biased`` flag: distilled models saw their validation labels), then each fold's score."""
+    optimistic (its ``biased`` flag: distilled models saw their validation labels), for identities
+    the fitted ``new_individual`` threshold and top-1 accuracy on known individuals, then each
+    fold's score. A score lacking a figure leaves its cell empty."""
     rows = []
     for stage, score in scores.items():
         folds = {f"fold {k}": value for k, value in enumerate(score.get("folds", []))}
+        identity = {"threshold": score.get("threshold"), "top-1 known": score.get("top1_known", np.nan)}
         rows.append(
             {
                 "stage": stage,
@@ -57,10 +62,24 @@ def scores_table(scores: dict[str, dict]) -> pd.DataFrame:
                 "cv": score["cv"],
                 "fold mean": score.get("fold_mean", np.nan),
                 "optimistic": "yes" if score.get("biased") else "no",
+                **(identity if "threshold" in score else {}),
                 **folds,
             }
         )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    first = [c for c in ["stage", "metric", "cv", "fold mean", "optimistic", "threshold", "top-1 known"] if c in table]
+    return table[first + [c for c in table.columns if c not in first]]
+
+
+def baseline_scores(baselines: dict) -> dict[str, dict]:
+    """Identities: results/scores/baselines.json as ``scores_table`` rows, one per baseline
+    (``new_individual_first``: a bare MAP@5; ``raw_pixels``: a full score of its own)."""
+    metric = baselines["metric"]
+    return {
+        f"baseline: {name.replace('_', ' ')}": value if isinstance(value, dict) else {"metric": metric, "cv": value}
+        for name, value in baselines.items()
+        if name != "metric"
+    }
 
 
 def to_rgb(image: np.ndarray, channels: list[str]) -> np.ndarray:
@@ -140,8 +159,9 @@ def f1_thresholds(truth: np.ndarray, scores: np.ndarray, classes: list[str], cho
     return figure
 
 
-def image_grid(cells: list[tuple[np.ndarray, str]], columns: int, title: str) -> Figure:
-    """A gallery: each cell an RGB uint8 image under its caption, ``columns`` per row."""
+def image_grid(cells: list[tuple[np.ndarray | None, str]], columns: int, title: str) -> Figure:
+    """A gallery: each cell an RGB uint8 image under its caption, ``columns`` per row; a cell
+    whose image is None shows its caption alone, in the middle of the panel."""
     if not cells:
         figure = Figure(layout="constrained", figsize=(5, 1))
         figure.text(0.5, 0.5, f"{title}: none", ha="center", va="center")
@@ -152,6 +172,9 @@ def image_grid(cells: list[tuple[np.ndarray, str]], columns: int, title: str) ->
     for ax in axes:
         ax.axis("off")
     for ax, (image, caption) in zip(axes, cells):
+        if image is None:
+            ax.text(0.5, 0.5, caption, ha="center", va="center", fontsize=8, transform=ax.transAxes)
+            continue
         ax.imshow(image)
         ax.set_title(caption, fontsize=8)
     figure.suptitle(title)
@@ -222,3 +245,188 @@ def worst_samples(oof: pd.DataFrame, hard: pd.DataFrame, task: str, limit: int) 
 def pick(images: np.ndarray, index: pd.DataFrame, ids) -> np.ndarray:
     """The cache rows of ``ids`` (the cache index lists one id per row)."""
     return images[pd.Index(index.id).get_indexer(list(ids))]
+
+
+# -- identities: the new_individual threshold and the worst queries ---------------------------
+
+
+def ranked_rows(oof: pd.DataFrame) -> pd.DataFrame:
+    """An identity OOF table (id, fold, individual, similarity, truth) sorted per query by
+    similarity (ties by individual), with each row's 0-based ``position`` within its query."""
+    rows = oof.sort_values(["id", "similarity", "individual"], ascending=[True, False, True], kind="stable")
+    return rows.assign(position=rows.groupby("id").cumcount()).reset_index(drop=True)
+
+
+def threshold_grid(oofs: list[pd.DataFrame], fitted, points: int = 400, k: int = 5) -> np.ndarray:
+    """Ascending thresholds over every similarity that can move MAP@k (those of the top k
+    individuals of every query), a little beyond them on both sides, plus the finite ``fitted`` ones."""
+    similarities = np.concatenate([rows.similarity[rows.position < k].to_numpy() for rows in map(ranked_rows, oofs)])
+    low, high = similarities.min(), similarities.max()
+    pad = 0.03 * (high - low) or 0.01
+    fitted = np.asarray(fitted, np.float64)
+    return np.unique(np.r_[np.linspace(low - pad, high + pad, points), fitted[np.isfinite(fitted)]])
+
+
+def map5_curve(oof: pd.DataFrame, grid: np.ndarray, chunk: int = 64) -> np.ndarray:
+    """MAP@5 of the OOF table at each threshold of ``grid`` (``retrieval.threshold_scores``, a
+    chunk of thresholds at a time: it holds a queries x thresholds array)."""
+    truth = oof.drop_duplicates("id").set_index("id").truth
+    ranked = oof[retrieval.COLUMNS]
+    return np.concatenate(
+        [retrieval.threshold_scores(ranked, truth, grid[i : i + chunk]) for i in range(0, len(grid), chunk)]
+    )
+
+
+def map5_thresholds(oofs: dict[str, pd.DataFrame], fitted: dict[str, float], title: str) -> Figure:
+    """Identities: OOF MAP@5 against the ``new_individual`` threshold, one line per OOF table
+    (stage or mix), each one's fitted threshold (``fitted``, from its scores JSON) marked with a
+    dot. A threshold of -inf or +inf (new_individual never or always first) is drawn at the edge
+    of the axis, where the curve has the same value."""
+    figure = Figure(layout="constrained", figsize=(7, 4.5))
+    ax = figure.subplots()
+    grid = threshold_grid(list(oofs.values()), list(fitted.values()))
+    for name, oof in oofs.items():
+        chosen = fitted[name]
+        at_chosen = map5_curve(oof, np.array([chosen]))[0]
+        (line,) = ax.plot(
+            grid, map5_curve(oof, grid), linewidth=1.2, label=f"{name} (fitted {chosen:.3f}: {at_chosen:.3f})"
+        )
+        ax.plot(np.clip(chosen, grid[0], grid[-1]), at_chosen, "o", color=line.get_color(), markersize=7)
+    ax.set(xlabel="new_individual threshold (similarity)", ylabel="MAP@5 (out-of-fold)", title=title)
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return figure
+
+
+def worst_queries(oof: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """The worst out-of-fold queries of an identity OOF table, about half of each kind.
+
+    Known individuals ranked lowest: a truth absent from the query's list first, then by the
+    truth's rank (worst first) and its similarity (lowest first). New individuals given the
+    highest similarity: by the top individual's similarity. Up to ``limit // 2`` new ones, the
+    rest known (either kind fills in where the other has too few).
+
+    Returns:
+        id, fold, truth, ``kind`` (known | new), ``truth_rank`` (the truth's 1-based position among
+        the individuals; 0 when absent or new), ``truth_similarity`` (NaN then), ``listed``
+        (individuals ranked), ``top`` and ``top_similarity`` (the first individual): known
+        queries first, each kind worst first.
+    """
+    rows = ranked_rows(oof)
+    queries = rows[rows.position == 0].rename(columns={"individual": "top", "similarity": "top_similarity"})
+    hits = rows[rows.individual == rows.truth].set_index("id")
+    queries = queries.assign(
+        kind=np.where(queries.truth == retrieval.NEW, "new", "known"),
+        truth_rank=queries.id.map(hits.position + 1).fillna(0).astype(int).to_numpy(),
+        truth_similarity=queries.id.map(hits.similarity).to_numpy(),
+        listed=queries.id.map(rows.groupby("id").size()).to_numpy(),
+    )
+    known = queries[queries.kind == "known"].assign(order=lambda t: np.where(t.truth_rank == 0, np.inf, t.truth_rank))
+    known = known.sort_values(
+        ["order", "truth_similarity", "top_similarity", "id"], ascending=[False, True, False, True]
+    )
+    new = queries[queries.kind == "new"].sort_values(["top_similarity", "id"], ascending=[False, True])
+    n_new = min(len(new), limit // 2)
+    n_known = min(len(known), limit - n_new)
+    n_new = min(len(new), limit - n_known)
+    columns = ["id", "fold", "truth", "kind", "truth_rank", "truth_similarity", "listed", "top", "top_similarity"]
+    return pd.concat([known.head(n_known), new.head(n_new)])[columns].reset_index(drop=True)
+
+
+def nearest_gallery(query: np.ndarray, gallery: np.ndarray, identities, individuals) -> list[tuple[int, float]]:
+    """For each of ``individuals``, the gallery row nearest to the query by cosine similarity:
+    (row, similarity). ``query`` (d,), ``gallery`` (n, d) and ``identities`` (n,) its individuals."""
+    similarities = retrieval.normalize(gallery) @ retrieval.normalize(np.asarray(query)[None, :])[0]
+    identities = np.asarray(identities)
+    nearest = []
+    for individual in individuals:
+        rows = np.flatnonzero(identities == individual)
+        if len(rows) == 0:
+            raise ValueError(f"individual {individual!r} has no image in this gallery")
+        best = rows[np.argmax(similarities[rows])]
+        nearest.append((int(best), float(similarities[best])))
+    return nearest
+
+
+def gallery_matches(
+    worst: pd.DataFrame,
+    oof: pd.DataFrame,
+    embeddings: dict[int, pd.DataFrame],
+    folds: pd.DataFrame,
+    identities: pd.Series,
+    gallery_extra=(),
+    shown: int = 3,
+) -> pd.DataFrame:
+    """The gallery images beside each worst query: of each of its top ``shown`` individuals, and of
+    its true individual when that is known and not among them, the image nearest to the query in
+    the gallery its fold's model searched (the other folds' rows and ``gallery_extra``, the kept
+    external ids), by that model's embeddings (``embeddings[fold]``: id, e000...).
+
+    Returns:
+        query, ``role`` (#1.. or truth), individual, gallery_id, similarity (recomputed) and
+        ``listed`` (the OOF table's similarity of that individual, NaN when not listed; equal to
+        similarity up to float32 rounding), in ``worst`` order.
+    """
+    rows = ranked_rows(oof)
+    matches = {}
+    for fold, queries in worst.groupby("fold", sort=True):
+        gallery = np.r_[folds.id[folds.fold != fold].to_numpy(object), np.asarray(gallery_extra, object)]
+        vectors = retrieval.embedding_matrix(embeddings[fold], gallery)
+        for query in queries.itertuples(index=False):
+            listed = rows[rows.id == query.id].set_index("individual").similarity
+            wanted = [(f"#{p + 1}", individual) for p, individual in enumerate(listed.index[:shown])]
+            if query.kind == "known" and query.truth not in set(listed.index[:shown]):
+                wanted.append(("truth", query.truth))
+            found = nearest_gallery(
+                retrieval.embedding_matrix(embeddings[fold], [query.id])[0],
+                vectors,
+                identities[gallery].to_numpy(),
+                [individual for _, individual in wanted],
+            )
+            matches[query.id] = [
+                {
+                    "query": query.id,
+                    "role": role,
+                    "individual": individual,
+                    "gallery_id": gallery[row],
+                    "similarity": similarity,
+                    "listed": listed.get(individual, np.nan),
+                }
+                for (role, individual), (row, similarity) in zip(wanted, found)
+            ]
+    columns = ["query", "role", "individual", "gallery_id", "similarity", "listed"]
+    return pd.DataFrame([match for i in worst.id for match in matches[i]], columns=columns)
+
+
+def worst_query_cells(
+    worst: pd.DataFrame, matches: pd.DataFrame, image_of, threshold: float, shown: int = 3
+) -> list[tuple[np.ndarray | None, str]]:
+    """Gallery cells, ``shown + 2`` per query: the query (its truth and how it fared), its top
+    individuals' nearest gallery images, then its true individual's (when known and not shown
+    already) or a note that it is new. ``image_of(id)`` returns an RGB image."""
+    cells = []
+    for query in worst.itertuples(index=False):
+        if query.kind == "new":
+            above = ">=" if query.top_similarity >= threshold else "<"  # >=: an individual before new_individual
+            fared = f"new_individual; top {query.top_similarity:.3f}\n{above} threshold {threshold:.3f}"
+        elif query.truth_rank:
+            fared = f"truth {query.truth}\nranked {query.truth_rank} of {query.listed}"
+        else:
+            fared = f"truth {query.truth}\nnot in its top {query.listed}"
+        cells.append((image_of(query.id), f"query {query.id} (fold {query.fold})\n{fared}"))
+        own = matches[matches["query"] == query.id]
+        for match in own.itertuples(index=False):
+            mark = " (truth)" if match.individual == query.truth and match.role != "truth" else ""
+            cells.append(
+                (
+                    image_of(match.gallery_id),
+                    f"{match.role} {match.individual}{mark}\n{match.gallery_id} sim {match.similarity:.3f}",
+                )
+            )
+        blanks = shown + 1 - len(own)
+        if query.kind == "new":
+            cells += [(None, "")] * (blanks - 1) + [(None, "new_individual:\nnot in this fold's gallery")]
+        else:
+            cells += [(None, "")] * blanks
+    return cells

@@ -121,7 +121,10 @@ def boxes_input(wildcards):
 
 def test_set(split):
     """The CSV and image template of a test-side split: the dataset's test set, or a predict set."""
-    return PREDICT_SETS.get(split) or {"test": DATASET["test"], "images": DATASET["images"]}
+    return PREDICT_SETS.get(split) or {
+        "test": DATASET["test"],
+        "images": DATASET.get("test_images") or DATASET["images"],
+    }
 
 
 def manifest_inputs(wildcards):
@@ -140,7 +143,8 @@ def manifest_spec(wildcards):
     """The dataset keys that shape one side's manifest: a new test set changes only the test side's.
     Keys sorted, nested ones too, so that the same dataset written in another order changes nothing."""
     if wildcards.split == "train":
-        side = {**DATASET, "test": None, "boxes": None}  # boxes shape the cache, not the manifest
+        # the test side's keys, and boxes (they shape the cache, not the manifest), stay out
+        side = {**DATASET, "test": None, "test_images": None, "boxes": None}
     else:
         side = {**DATASET, **test_set(wildcards.split), "external": None}
     return json.loads(json.dumps(side, sort_keys=True))
@@ -254,15 +258,27 @@ def oof_predictions(wildcards):
 
 
 def report_plots():
-    """Every plot of the report, by task. (Identity data would add a retrieval gallery here.)"""
+    """Every plot of the report, by task: scores, training curves, submissions and (with external
+    data) the dedup galleries for all; identities then add MAP@5 against the new_individual
+    threshold and each stage's worst queries, classes the ROC curves, the confusion matrix or the
+    F1 thresholds, and the Grad-CAM worst samples."""
     submissions = [*SUBMISSION.values(), *(path for path in final_outputs() if path.endswith(".csv"))]
+    names = list(dict.fromkeys(Path(path).stem for path in submissions))  # identities: final outputs list them too
     plots = [
         rules.tabulate_scores.output.table,
         *expand(rules.plot_training_curves.output.curves, stage=STAGES),
-        *expand(rules.plot_roc.output.figure, oof=OOF_STAGES),
-        *expand(rules.plot_worst_samples.output.gallery, stage=STAGES),
-        *expand(rules.tabulate_submission.output.table, submission=[Path(path).stem for path in submissions]),
+        *expand(rules.tabulate_submission.output.table, submission=names),
     ]
+    if IDENTITY:
+        plots += [
+            rules.plot_identity_thresholds.output.figure,
+            *expand(rules.plot_worst_queries.output.gallery, stage=STAGES),
+        ]
+    else:
+        plots += [
+            *expand(rules.plot_roc.output.figure, oof=OOF_STAGES),
+            *expand(rules.plot_worst_samples.output.gallery, stage=STAGES),
+        ]
     if DATASET["task"] == "multiclass":
         plots += expand(rules.plot_confusion.output.figure, oof=OOF_STAGES)
     if DATASET["task"] == "multilabel":

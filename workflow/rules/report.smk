@@ -1,11 +1,17 @@
 # The report's plots (snakemake plots --report results/report.html): each an artifact of its
 # own rule under results/plots/, so that a new report redraws only what changed. Grouped in
-# the report by category (what) and subcategory (which stage).
+# the report by category (what) and subcategory (which stage). Identities (Happywhale) draw the
+# retrieval plots (plot_identity_thresholds, plot_worst_queries) in place of ROC, confusion,
+# F1 thresholds and Grad-CAM (report_plots chooses).
+
+# what every plot job runs: foldwise.plots and the modules it imports
+PLOT_CODE = ("plots", "thresholds", "retrieval", "metrics")
 
 
 rule tabulate_scores:
     input:
         scores=[*expand(rules.collect_oof.output.score, stage=STAGES), rules.mix_oof.output.score],
+        baselines=[rules.score_baselines.output.score] if IDENTITY else [],
     output:
         table=report("results/plots/scores.html", caption="../report/scores.rst", category="Scores"),
     log:
@@ -15,7 +21,7 @@ rule tabulate_scores:
     conda:
         "../../envs/foldwise.yaml"
     params:
-        code=code_hash("plots", "thresholds"),
+        code=code_hash(*PLOT_CODE),
     script:
         "../scripts/tabulate_scores.py"
 
@@ -38,7 +44,7 @@ rule plot_training_curves:
         "../../envs/foldwise.yaml"
     params:
         metric=config["train"]["metric"],
-        code=code_hash("plots", "thresholds"),
+        code=code_hash(*PLOT_CODE),
     script:
         "../scripts/plot_training_curves.py"
 
@@ -61,7 +67,7 @@ rule plot_roc:
     conda:
         "../../envs/foldwise.yaml"
     params:
-        code=code_hash("plots", "manifest", "thresholds"),
+        code=code_hash(*PLOT_CODE, "manifest"),
     script:
         "../scripts/plot_oof.py"
 
@@ -84,7 +90,7 @@ rule plot_confusion:
     conda:
         "../../envs/foldwise.yaml"
     params:
-        code=code_hash("plots", "manifest", "thresholds"),
+        code=code_hash(*PLOT_CODE, "manifest"),
     script:
         "../scripts/plot_oof.py"
 
@@ -108,7 +114,7 @@ rule plot_thresholds:
     conda:
         "../../envs/foldwise.yaml"
     params:
-        code=code_hash("plots", "manifest", "thresholds"),
+        code=code_hash(*PLOT_CODE, "manifest"),
     script:
         "../scripts/plot_thresholds.py"
 
@@ -137,9 +143,65 @@ rule plot_worst_samples:
     params:
         task=DATASET["task"],
         limit=config["report"]["worst_samples"],
-        code=code_hash("plots", "gradcam", "models", "predict", "manifest", "cache", "thresholds"),
+        code=code_hash(*PLOT_CODE, "gradcam", "models", "predict", "manifest", "cache"),
     script:
         "../scripts/plot_worst_samples.py"
+
+
+rule plot_identity_thresholds:
+    input:
+        oof=[*expand(rules.collect_oof.output.oof, stage=STAGES), rules.mix_oof.output.oof],
+        scores=[*expand(rules.collect_oof.output.score, stage=STAGES), rules.mix_oof.output.score],
+    output:
+        figure=report(
+            "results/plots/identity/map5_thresholds.png",
+            caption="../report/map5_thresholds.rst",
+            category="Out-of-fold",
+            subcategory="new_individual threshold",
+        ),
+    log:
+        "results/logs/plot_identity_thresholds.log",
+    benchmark:
+        "results/benchmarks/plot_identity_thresholds.tsv"
+    conda:
+        "../../envs/foldwise.yaml"
+    params:
+        code=code_hash(*PLOT_CODE),
+    script:
+        "../scripts/plot_identity_thresholds.py"
+
+
+rule plot_worst_queries:
+    input:
+        oof=rules.collect_oof.output.oof,
+        score=rules.collect_oof.output.score,
+        embeddings=lambda wildcards: expand(
+            rules.predict_fold.output.predictions, split="train", stage=wildcards.stage, fold=FOLDS
+        ),
+        folds=rules.split_folds.output.folds,
+        external_kept=kept_external,
+        manifest=filled(rules.build_manifest.output.manifest, split="train"),
+        images=expand(rules.cache_images.output.images, size=SIZE, split="train"),
+        index=expand(rules.cache_images.output.index, size=SIZE, split="train"),
+    output:
+        gallery=report(
+            "results/plots/{stage}/worst_queries.png",
+            caption="../report/worst_queries.rst",
+            category="Worst queries",
+            subcategory="{stage}",
+        ),
+    log:
+        "results/logs/plot_worst_queries/{stage}.log",
+    benchmark:
+        "results/benchmarks/plot_worst_queries/{stage}.tsv"
+    conda:
+        "../../envs/foldwise.yaml"
+    params:
+        limit=config["report"]["worst_samples"],
+        shown=3,  # top individuals shown beside each query
+        code=code_hash(*PLOT_CODE, "manifest", "cache"),
+    script:
+        "../scripts/plot_worst_queries.py"
 
 
 rule plot_duplicates:
@@ -167,7 +229,7 @@ rule plot_duplicates:
         "../../envs/foldwise.yaml"
     params:
         limit=config["report"]["gallery_size"],
-        code=code_hash("plots", "manifest", "cache", "thresholds"),
+        code=code_hash(*PLOT_CODE, "manifest", "cache"),
     script:
         "../scripts/plot_duplicates.py"
 
@@ -189,6 +251,6 @@ rule tabulate_submission:
         "../../envs/foldwise.yaml"
     params:
         rows=config["report"]["submission_rows"],
-        code=code_hash("plots", "thresholds"),
+        code=code_hash(*PLOT_CODE),
     script:
         "../scripts/tabulate_submission.py"
