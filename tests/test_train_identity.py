@@ -124,3 +124,26 @@ def test_stacked_caches_read_as_one():
     rows = np.array([4, 0, 2, 1, 3])
     np.testing.assert_array_equal(stacked[rows], together[rows])
     np.testing.assert_array_equal(stacked[3], together[3])
+
+
+def test_saved_models_are_predicted_in_the_precision_they_were_trained_in(tmp_path, monkeypatch):
+    images, index, identities, folds = toy_identities(individuals=2, sightings=3)
+    data = train.identity_fold_data(index, folds, identities, fold=0)
+    cfg = train.TrainConfig(**{**CFG.__dict__, "precision": "fp32", "channels_last": False})
+    meta = train.model_meta(cfg, data, images, STATS, "identity")
+    from foldwise import models
+
+    model = models.create("test_resnet", 2, 3, head="embedding", global_pool="gem", embedding_size=16)
+    models.save(tmp_path / "model.pt", model.state_dict(), {**meta, "classes": data.classes})
+    seen = {}
+
+    def recording(*args, **kwargs):
+        seen.update(precision=kwargs["precision"], channels_last=kwargs["channels_last"])
+        return np.zeros((len(args[3]), 16), np.float32)
+
+    monkeypatch.setattr(predict, "predict", recording)
+    settings = {"tta": ["identity"], "reduce": "mean", "batch_size": 4, "crop": None}
+    predict.predict_saved(
+        tmp_path / "model.pt", images, index.id.to_numpy()[:3], np.arange(3), settings, torch.device("cpu")
+    )
+    assert seen == {"precision": "fp32", "channels_last": False}

@@ -140,6 +140,8 @@ def predict_saved(
         settings["tta"],
         settings["reduce"],
         settings["batch_size"],
+        precision=meta.get("precision", "auto"),
+        channels_last=meta.get("channels_last", True),
         crop=settings["crop"],
         seed=seed,
     )

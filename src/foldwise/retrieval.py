@@ -15,7 +15,7 @@ import faiss
 import numpy as np
 import pandas as pd
 
-from foldwise import FoldwiseError, metrics
+from foldwise import FoldwiseError, metrics, thresholds
 
 NEW = "new_individual"
 COLUMNS = ["id", "individual", "similarity"]
@@ -214,12 +214,7 @@ def fit_threshold(ranked: pd.DataFrame, truth: pd.Series, candidates=None, k: in
         candidates = np.r_[-np.inf, np.quantile(top1, np.linspace(0, 1, 198)), np.inf]
     candidates = np.unique(np.asarray(candidates, np.float64))  # ascending, so runs are ranges
     scores = threshold_scores(ranked, truth, candidates, k)
-    # np.isclose: thresholds that give identical predictions can differ in the last float bit
-    on_best = np.r_[False, np.isclose(scores, scores.max(), rtol=0, atol=1e-12), False]
-    edges = np.flatnonzero(np.diff(on_best.astype(np.int8)))
-    starts, ends = edges[::2], edges[1::2]  # run i covers candidates starts[i] .. ends[i] - 1
-    widest = np.argmax(ends - starts)
-    chosen = (starts[widest] + ends[widest] - 1) // 2
+    chosen = thresholds.middle_of_best(scores)
     return float(candidates[chosen]), float(scores[chosen])
 
 

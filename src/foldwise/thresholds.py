@@ -90,3 +90,15 @@ def decide(y_score: np.ndarray, thresholds: np.ndarray, at_least_one: bool = Tru
 def as_indices(decisions: np.ndarray) -> list[str]:
     """Each row's positive classes as space-separated indices ("0 5 25"): the HPA submission."""
     return [" ".join(map(str, np.flatnonzero(row))) for row in decisions]
+
+
+def middle_of_best(scores: np.ndarray) -> int:
+    """The index of the threshold to take from ``scores`` of ascending candidate thresholds: the middle
+    of the widest run of candidates sharing the best score, furthest from where the score drops on
+    rows it was not fitted on (the new_individual threshold, the label-replacement threshold)."""
+    # np.isclose: thresholds that give identical decisions can differ in the last float bit
+    on_best = np.r_[False, np.isclose(scores, np.nanmax(scores), rtol=0, atol=1e-12), False]
+    edges = np.flatnonzero(np.diff(on_best.astype(np.int8)))
+    starts, ends = edges[::2], edges[1::2]  # run i covers candidates starts[i] .. ends[i] - 1
+    widest = np.argmax(ends - starts)
+    return int((starts[widest] + ends[widest] - 1) // 2)

@@ -556,6 +556,9 @@ def model_meta(cfg: TrainConfig, data: FoldData, images: np.ndarray, stats: dict
         "head": cfg.head,
         **embedding_args(cfg),
         "task": task,
+        # predicted as trained: a model trained in fp32 (fp16 overflow) must not be predicted under autocast
+        "precision": cfg.precision,
+        "channels_last": cfg.channels_last,
         "image_size": list(images.shape[1:3]),
         "mean": stats["mean"],
         "std": stats["std"],

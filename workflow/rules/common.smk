@@ -83,10 +83,17 @@ def resolve_task_defaults(train):
 
 
 resolve_task_defaults(config["train"])
+# HPA 2018's nearest-neighbour label replacement (workflow/rules/neighbours.smk)
+REPLACE_LABELS = config["label_replacement"]["enabled"] is True or (
+    config["label_replacement"]["enabled"] == "auto" and bool(DATASET.get("group_column"))
+)
+if REPLACE_LABELS and (IDENTITY or not DATASET.get("group_column")):
+    raise ValueError("config: label_replacement needs a classification dataset with a dataset.group_column")
 
 
 wildcard_constraints:
-    stage=r"base|distill|pseudo|nested\d+",  # nested{f}: a teacher trained without fold f
+    # nested{f}: a teacher trained without fold f; groups: the embedding of dataset.group_column
+    stage=r"base|distill|pseudo|groups|nested\d+",
     fold=r"\d+",
     size=r"\d+x\d+",
     suffix="|_distill|_pseudo",
@@ -170,6 +177,19 @@ def train_recipe():
     return {k: v for k, v in config["train"].items() if k not in TRAIN_SYSTEM_SETTINGS}
 
 
+def stage_recipe(wildcards):
+    """The train settings of a stage: the recipe's, and for the groups embedding its overrides, with an
+    embedding head, ArcFace and MAP@5 by class centres (whatever the classifier uses)."""
+    if wildcards.stage != "groups":
+        return train_recipe()
+    recipe = {**train_recipe(), **config["label_replacement"]["train"]}
+    return {**recipe, "head": "embedding", "loss": "auto", "metric": "map@5"}
+
+
+def stage_task(wildcards):
+    return "identity" if wildcards.stage == "groups" else DATASET["task"]
+
+
 def code_hash(*modules):
     """Hash of the src/foldwise modules that a job runs, so that editing one reruns its users."""
     digest = hashlib.sha256()
@@ -238,6 +258,8 @@ def final_outputs():
     ]
     if DATASET["task"] == "multilabel":
         outputs += [rules.write_labels.output.labels]
+    if REPLACE_LABELS:
+        outputs += [rules.replace_labels.output.score, rules.replace_labels.output.labels]
     if IDENTITY:  # each stage's submission (the mix reads the rankings, not them) and the baselines' scores
         outputs += [*SUBMISSION.values(), rules.score_baselines.output.score]
     return outputs

@@ -25,7 +25,10 @@ rule train_fold:
         images=expand(rules.cache_images.output.images, size=SIZE, split="train"),
         index=expand(rules.cache_images.output.index, size=SIZE, split="train"),
         stats=rules.compute_stats.output.stats,
-        folds=rules.split_folds.output.folds,
+        # the groups embedding validates one sample of a group against the rest (rule split_group_folds)
+        folds=lambda wildcards: (
+            "results/data/group_folds.parquet" if wildcards.stage == "groups" else "results/data/folds.parquet"
+        ),
     output:
         model="results/models/{stage}/fold{fold}/model.pt",
         history="results/models/{stage}/fold{fold}/history.csv",
@@ -39,9 +42,9 @@ rule train_fold:
     resources:
         gpu=1,
     params:
-        train=train_recipe(),
+        train=stage_recipe,
         seed=config["seed"],
-        task=DATASET["task"],
+        task=stage_task,
         lock_dir=config["devices"]["lock_dir"],
         # outside the outputs: Snakemake deletes those when a job fails
         checkpoint="results/checkpoints/{stage}/fold{fold}/last.pt",

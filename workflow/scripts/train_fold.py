@@ -14,8 +14,11 @@ with artifacts.script_log(snakemake.log[0]) as log:
     if stage == "pseudo":  # the test rows follow the training rows
         images = cache.Stacked(images, cache.load(inputs.test_images))
         index = pd.concat([index, read(inputs.test_index)], ignore_index=True)
+    table = read(inputs.manifest)
+    if stage == "groups":  # the embedding of dataset.group_column: the group is the identity
+        table = table.assign(identity=table["group"])
     data = train.prepare_fold(
-        read(inputs.manifest),
+        table,
         index,
         distill.teacher_folds(read(inputs.folds), stage),
         fold,

@@ -1,0 +1,138 @@
+"""HPA 2018's nearest-neighbour label replacement: samples stained with the same antibody carry nearly
+the same labels, so a test sample takes the labels of its nearest train (or kept external) sample
+when their similarity, in an embedding trained with ArcFace on the antibody (``group_column``),
+clears a threshold; below it the classifier's labels stand.
+
+The threshold is fitted on the out-of-fold rows (each training row's nearest sample among the rows
+its embedding model trained on, against the classifier's out-of-fold labels), or set to replace a
+given share of the test rows. The winner found the result insensitive to it: ``fit`` reports the
+whole curve.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from foldwise import FoldwiseError, metrics, thresholds
+
+
+def nearest(ranked: pd.DataFrame) -> pd.DataFrame:
+    """Each query's nearest gallery sample from a ranked table whose individuals are the gallery's
+    sample ids (``retrieval`` with every sample its own individual): id, neighbour, similarity."""
+    first = ranked.sort_values(["id", "similarity"], ascending=[True, False], kind="stable").drop_duplicates("id")
+    return first.rename(columns={"individual": "neighbour"})[["id", "neighbour", "similarity"]].reset_index(drop=True)
+
+
+def replace(
+    decisions: np.ndarray, neighbour_labels: np.ndarray, similarity: np.ndarray, threshold: float
+) -> np.ndarray:
+    """(n, classes) decisions with every row whose neighbour is at least ``threshold`` similar replaced by
+    the neighbour's labels."""
+    take = np.asarray(similarity) >= threshold
+    return np.where(take[:, None], np.asarray(neighbour_labels) >= 0.5, np.asarray(decisions) >= 0.5)
+
+
+def f1_curve(
+    truth: np.ndarray, decisions: np.ndarray, neighbour_labels: np.ndarray, similarity: np.ndarray, candidates
+) -> np.ndarray:
+    """Macro F1 of ``replace`` at each candidate threshold, in one pass: rows sorted by similarity, the
+    per-class counts of true positives and predictions change by each replaced row's difference."""
+    truth, decisions, labels = (np.asarray(a) >= 0.5 for a in (truth, decisions, neighbour_labels))
+    order = np.argsort(-np.asarray(similarity), kind="stable")
+    ordered = np.asarray(similarity)[order]
+    gain_tp = np.cumsum((labels & truth).astype(int)[order] - (decisions & truth).astype(int)[order], axis=0)
+    gain_pred = np.cumsum(labels.astype(int)[order] - decisions.astype(int)[order], axis=0)
+    zero = np.zeros((1, truth.shape[1]), int)
+    gain_tp, gain_pred = np.vstack([zero, gain_tp]), np.vstack([zero, gain_pred])
+    replaced = np.searchsorted(-ordered, -np.asarray(candidates, np.float64), side="right")  # rows >= t
+    tp = (decisions & truth).sum(0) + gain_tp[replaced]
+    predicted = decisions.sum(0) + gain_pred[replaced]
+    f1 = 2 * tp / np.maximum(truth.sum(0) + predicted, 1)  # as metrics.macro_f1
+    return f1.mean(axis=1)
+
+
+def fit(
+    truth: np.ndarray,
+    decisions: np.ndarray,
+    neighbour_labels: np.ndarray,
+    similarity: np.ndarray,
+    folds: np.ndarray,
+    points: int = 101,
+) -> dict:
+    """The replacement threshold that maximises the out-of-fold macro F1, and what it is worth.
+
+    Args:
+        truth, decisions, neighbour_labels: (n, classes) 0/1: the labels, the classifier's
+            out-of-fold decisions, the nearest sample's labels.
+        similarity: (n,) to the nearest sample.
+        folds: (n,) the classifier's fold of each row: ``cv`` scores each fold with a threshold
+            fitted on the other folds (``cv_in_sample``: fitted on all rows, optimistic).
+    Returns:
+        {"threshold", "cv", "cv_in_sample", "cv_without", "replaced_share", "curve"}; the curve
+        is the in-sample macro F1 at thresholds over the similarity's quantiles.
+    """
+    if len(truth) == 0:
+        raise FoldwiseError("label replacement: no out-of-fold rows to fit the threshold on")
+    similarity = np.asarray(similarity, np.float64)
+    candidates = np.unique(np.r_[np.quantile(similarity, np.linspace(0, 1, points)), np.inf])
+    curve = f1_curve(truth, decisions, neighbour_labels, similarity, candidates)
+    chosen = candidates[thresholds.middle_of_best(curve)]
+    out_of_fold = np.asarray(decisions) >= 0.5
+    for fold in np.unique(folds):
+        own = np.asarray(folds) == fold
+        others = f1_curve(truth[~own], decisions[~own], neighbour_labels[~own], similarity[~own], candidates)
+        fold_threshold = candidates[thresholds.middle_of_best(others)]
+        out_of_fold[own] = replace(decisions[own], neighbour_labels[own], similarity[own], fold_threshold)
+    return {
+        "threshold": float(chosen),
+        "cv": metrics.macro_f1(truth, out_of_fold),
+        "cv_in_sample": float(curve[np.searchsorted(candidates, chosen)]),
+        "cv_without": metrics.macro_f1(truth, decisions),
+        "replaced_share_oof": float((similarity >= chosen).mean()),
+        "curve": {
+            "threshold": candidates[np.isfinite(candidates)].tolist(),
+            "macro_f1": curve[np.isfinite(candidates)].tolist(),
+        },
+    }
+
+
+def threshold_for_share(similarity: np.ndarray, share: float) -> float:
+    """The similarity threshold that replaces ``share`` of the rows (the most similar ones)."""
+    if not 0 <= share <= 1:
+        raise FoldwiseError(f"label_replacement.share must be in [0, 1], got {share}")
+    if share == 0:
+        return float("inf")
+    return float(np.sort(np.asarray(similarity))[::-1][max(int(round(share * len(similarity))) - 1, 0)])
+
+
+def choose_threshold(fitted: dict, settings: dict, test_similarity: np.ndarray) -> float:
+    """The test's threshold: a share of the test replaced, the fitted one (``threshold: fit``), or a given one."""
+    if settings.get("share") is not None:
+        return threshold_for_share(test_similarity, settings["share"])
+    return fitted["threshold"] if settings["threshold"] == "fit" else float(settings["threshold"])
+
+
+def submissions(
+    submission: pd.DataFrame,
+    decisions: np.ndarray,
+    test: pd.DataFrame,
+    labels: pd.DataFrame,
+    threshold: float,
+    id_column: str,
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """(``Id,Predicted`` labels, the probability table with replaced rows set to their neighbour's 0/1
+    labels, which rows were replaced) for a submission's rows, ``test`` its nearest samples (id,
+    neighbour, similarity) and ``labels`` every gallery sample's labels by id."""
+    test = submission[[id_column]].merge(test, left_on=id_column, right_on="id", how="left", validate="one_to_one")
+    if test.neighbour.isna().any():
+        raise FoldwiseError(
+            f"{int(test.neighbour.isna().sum())} test id(s) have no nearest sample (results/neighbours.parquet)"
+        )
+    take = test.similarity.to_numpy() >= threshold
+    replaced = replace(decisions, labels.loc[test.neighbour].to_numpy(), test.similarity.to_numpy(), threshold)
+    predicted = pd.DataFrame({id_column: submission[id_column], "Predicted": thresholds.as_indices(replaced)})
+    probabilities = submission.copy()
+    classes = list(labels.columns)
+    probabilities.loc[take, classes] = replaced[take].astype(float)
+    return predicted, probabilities, take

@@ -1,0 +1,33 @@
+"""Every test sample's nearest train or kept external sample in the groups embedding (the folds'
+similarities averaged), and every training row's nearest among the rows its fold model trained on."""
+
+import pandas as pd
+
+from foldwise import artifacts, manifest, neighbours, retrieval, thresholds
+
+with artifacts.script_log(snakemake.log[0]) as log:
+    table, read = artifacts.read_table(snakemake.input.manifest), artifacts.read_table
+    kept = read(snakemake.input.external_kept).id if snakemake.input.external_kept else []
+    gallery = [*table.id[table.split == "train"], *kept]
+    itself = pd.Series(table.id.to_numpy(), index=table.id.to_numpy())  # each sample its own "individual"
+    k, train_embeddings = snakemake.params.neighbours, [read(path) for path in snakemake.input.train]
+    test = neighbours.nearest(
+        retrieval.test_ranking([read(p) for p in snakemake.input.test], train_embeddings, itself, gallery, k, k)
+    )
+    ranked, _ = retrieval.oof_ranking(train_embeddings, itself, read(snakemake.input.folds), kept, k, k)
+    oof = neighbours.nearest(ranked)
+    group = table.set_index("id").group
+    labels = pd.concat([manifest.label_table(table, "train"), manifest.label_table(table, "external")]).set_index("id")
+    for part in (test, oof):
+        part["group"] = group[part.neighbour].to_numpy()
+        part["labels"] = thresholds.as_indices(labels.loc[part.neighbour].to_numpy() >= 0.5)
+    known = oof.id.map(group).isin(set(group[oof.neighbour]))  # rows whose group has a sample in a gallery
+    top1 = float((oof.group == oof.id.map(group))[known].mean())
+    log.info(
+        "groups embedding: top-1 group of the nearest sample %.4f out of fold; test mean similarity %.3f",
+        top1,
+        test.similarity.mean(),
+    )
+    artifacts.write_table(test, snakemake.output.neighbours)
+    artifacts.write_table(oof, snakemake.output.oof)
+    artifacts.write_json({"metric": "top1_group", "top1": top1, "rows": int(known.sum())}, snakemake.output.score)
