@@ -20,8 +20,8 @@ include: "workflow/rules/folds.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/identity.smk"
-include: "workflow/rules/neighbours.smk"
 include: "workflow/rules/ensemble.smk"
+include: "workflow/rules/neighbours.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -128,7 +128,7 @@ def test_read_returns_boxes_with_their_lines(tmp_path):
     ("text", "message"),
     [
         ("image,x0,y0,x1\na,0,0,1\n", r"line 1: missing column\(s\) \['y1'\]"),
-        ("id,x0,y0,x1,y1\na,0,0,1,1\n", r"line 1: missing column\(s\) \['image'\]"),
+        ("id,x0,y0,x1,y1\na,0,0,1,1\n", r"id column 'image' not found .*set dataset.id_column"),
         ("image,x0,y0,x1,y1\na,0,0,1,1\nb,0,zero,1,1\n", r"line 3 \(id 'b'\): y0 'zero' is not a number"),
         ("image,x0,y0,x1,y1\na,0,0,,1\n", r"line 2 \(id 'a'\): x1 '' is not a number"),
         ("image,x0,y0,x1,y1,confidence\na,0,0,1,1,high\n", r"line 2 \(id 'a'\): confidence 'high' is not a number"),

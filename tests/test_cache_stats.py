@@ -1,9 +1,11 @@
+import logging
 import tracemalloc
 
 import numpy as np
 import pytest
+import torch
 
-from foldwise import cache, manifest, stats
+from foldwise import cache, manifest, predict, stats
 
 
 def test_cache_rows_follow_the_manifest(demo_manifest, tmp_path):
@@ -76,3 +78,23 @@ def test_combined_stats_equal_those_over_both_caches():
     both = stats.channel_stats(np.concatenate([train, test]), np.arange(10))
     assert combined["mean"] == pytest.approx(both["mean"]) and combined["std"] == pytest.approx(both["std"])
     assert combined["count"] == 10
+
+
+def test_a_constant_channel_is_normalised_with_the_std_floor_and_named(caplog):
+    rng = np.random.default_rng(2)
+    rgba = rng.integers(0, 256, (6, 8, 8, 4), dtype=np.uint8)
+    rgba[..., 3] = 255  # RGBA, opaque everywhere
+    parts = [stats.channel_stats(rgba, np.arange(6))]
+    with caplog.at_level(logging.WARNING, logger="foldwise.stats"):
+        result = stats.combine(parts)  # as compute_stats writes stats.json
+    inputs = predict.Normalize(result["mean"], result["std"])(torch.from_numpy(rgba).permute(0, 3, 1, 2))
+    nan = int(torch.isnan(inputs).sum())
+    assert nan == 0, f"{nan} of {inputs.numel()} inputs NaN with std {result['std']}"
+    assert (inputs[:, 3] == 0).all()  # constant in, zeros out
+    assert result["std"][3] == stats.STD_FLOOR and result["mean"][3] == 1.0
+    assert result["std"][:3] == pytest.approx((rgba[..., :3].reshape(-1, 3) / 255).std(0).tolist())  # untouched
+    assert "channel 3 is (nearly) constant: std 0" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="foldwise.stats"):
+        stats.combine(parts, channels=["red", "green", "blue", "alpha"])
+    assert [r.getMessage().split(" is ")[0] for r in caplog.records] == ["alpha"]

@@ -1,4 +1,5 @@
 import builtins
+import contextlib
 import logging
 import os
 import tempfile
@@ -58,6 +59,32 @@ def test_scheduler_assigned_gpu_is_used_as_given(monkeypatch, tmp_path, job):
     with devices.acquire(str(tmp_path)) as device:
         assert device == torch.device("cuda", 0)
     assert not list(tmp_path.iterdir())  # no lock-file slot taken
+
+
+@pytest.mark.parametrize("job", ["SLURM_JOB_ID", "KUBERNETES_SERVICE_HOST"])
+def test_jobs_of_a_multi_gpu_allocation_share_its_gpus_through_slots(monkeypatch, tmp_path, job):
+    # sbatch --gpus=4 around one snakemake --resources gpu=4, or a pod with 4 GPUs: the scheduler
+    # chose the GPUs of the allocation, not of each job
+    fake_gpus(monkeypatch, 4)
+    monkeypatch.setenv(job, "42")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")
+    with contextlib.ExitStack() as jobs:
+        held = [jobs.enter_context(devices.acquire(str(tmp_path))).index for _ in range(4)]
+    assert sorted(held) == [0, 1, 2, 3]
+
+
+def test_two_multi_gpu_allocations_on_one_node_keep_their_own_slots(monkeypatch, tmp_path):
+    # each counts its GPUs from 0 (cgroup-constrained CUDA_VISIBLE_DEVICES=0,1): one folder of slots
+    # per allocation, so that neither waits for the other's
+    fake_gpus(monkeypatch, 2)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    monkeypatch.setenv("SLURM_JOB_ID", "41")
+    with devices.acquire(poll_seconds=0.01) as a0, devices.acquire(poll_seconds=0.01) as a1:
+        monkeypatch.setenv("SLURM_JOB_ID", "42")
+        with devices.acquire(poll_seconds=0.01) as b0:
+            assert (a0.index, a1.index, b0.index) == (0, 1, 0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["foldwise-gpu-slots-job41", "foldwise-gpu-slots-job42"]
 
 
 def test_a_workstation_cuda_visible_devices_still_takes_a_slot(monkeypatch, tmp_path):

@@ -28,3 +28,11 @@ def test_mismatched_ids_are_refused():
     a, b = tables()
     with pytest.raises(FoldwiseError, match="same ids"):
         ensemble.mix([a, b.iloc[:2]], "image_id")
+
+
+def test_max_refuses_weights_in_one_line_naming_both():
+    a, b = tables()
+    with pytest.raises(FoldwiseError, match=r"^ensemble\.method: max ignores ensemble\.weights \[3, 1\]") as refused:
+        ensemble.mix([a, b], "image_id", method="max", weights=[3, 1])
+    assert "\n" not in str(refused.value)
+    np.testing.assert_allclose(ensemble.mix([a, b], "image_id", method="max", weights=None).p, [0.7, 0.5, 0.9])

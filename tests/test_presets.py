@@ -81,8 +81,21 @@ def test_hpa_2018_preset(tmp_path):
         "cache": {"size": [48, 48]},
         "train": {**SMALL["train"], "augment": preset_augment("hpa_2018.yaml", crop=40)},
         "predict": {"crop": {"size": [40, 40], "count": 2}, "batch_size": 64},
+        # the demo names an antibody group_column: the preset's label replacement is on
+        "label_replacement": {
+            "train": {"model": "test_resnet", "epochs": 1, "augment": preset_augment("hpa_2018.yaml", crop=40)}
+        },
     }
     results = run(tmp_path, "hpa_2018.yaml", overrides)
+    replaced = pd.read_csv(results / "submission_labels_nn.csv", dtype=str)
+    assert replaced.columns.tolist() == ["Id", "Predicted"] and len(replaced) == 20
+    nn = json.loads((results / "scores/nn.json").read_text())
+    assert nn["metric"] == "macro_f1" and 0 <= nn["replaced_share"] <= 1 and 0 <= nn["top1"] <= 1
+    assert {"cv", "cv_without", "threshold", "curve"} <= set(nn)
+    neighbours = pd.read_parquet(results / "neighbours.parquet")
+    assert len(neighbours) == 20 and neighbours.similarity.between(-1.001, 1.001).all()
+    embedding = __import__("torch").load(results / "models/groups/fold0/model.pt", weights_only=True)
+    assert embedding["meta"]["head"] == "embedding" and embedding["meta"]["task"] == "identity"
     labels = pd.read_csv(results / "submission_labels.csv", dtype=str)
     assert labels.columns.tolist() == ["Id", "Predicted"] and len(labels) == 20
     assert all(label.strip() and all(0 <= int(k) < 6 for k in label.split()) for label in labels.Predicted)

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from foldwise import FoldwiseError
+from foldwise import FoldwiseError, manifest
 
 COORDINATES = ["x0", "y0", "x1", "y1"]
 MAX_LISTED = 5  # unknown ids spelled out in the error line
@@ -30,12 +30,7 @@ def read(path: str, id_column: str) -> pd.DataFrame:
         DataFrame with columns id, x0, y0, x1, y1 (float64), line (its CSV line, header = 1), and
         confidence where the CSV has one; ``attrs["file"]`` is ``path``, for later errors.
     """
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise FoldwiseError(f"{path}: boxes CSV not found (dataset.boxes in the config)") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise FoldwiseError(f"{path}: cannot parse boxes CSV ({error})") from None
+    table = manifest.read_csv(path, "boxes", id_column)
     missing = [c for c in [id_column, *COORDINATES] if c not in table.columns]
     if missing:
         raise FoldwiseError(

@@ -8,7 +8,12 @@ cropped or brightened) beside new images; ``external_duplicates.csv`` records th
 
 The HPA layout draws fields of cells in four channels (red body, green protein, blue nucleus,
 yellow ER); each of six classes puts the green protein in its own place (nucleus, cytosol,
-nucleoli, membrane, mitochondria, aggregates), and a sample has one to several classes.
+nucleoli, membrane, mitochondria, aggregates), and a sample has one to several classes. Every
+sample is stained by an antibody (``antibody`` in train.csv and external.csv, as in HPA's public
+data), which stains 1 to 6 samples: they share its classes (now and then one class differs) and
+its look (cell layout, protein level, uneven stain, where nucleoli and aggregates lie), each with
+its own shift, cells, brightness and noise. Most test samples' antibodies also stain train samples,
+the others are new; test_truth.csv holds the test samples' classes and antibodies.
 
 The identity layout is Happywhale 2022's: photos of dorsal fins and flukes on the sea, each
 animal with its own notches and marks fixed in its own frame, seen under a new pose (rotation
@@ -22,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -50,6 +55,8 @@ class DemoSpec:
     layout: str = "plant_pathology"  # or "hpa": 4 single-channel PNGs, multi-label; or "identity"
     individuals: int | None = None  # identity: animals in train; None: a third of train_size
     test_new_share: float = 0.2  # identity: share of test photos showing animals absent from train
+    test_known_group_share: float = 0.6  # hpa: share of test samples whose antibody also stains train ones
+    antibody_label_drift: float = 0.1  # hpa: chance that a sample has one class other than its antibody's
 
 
 def draw_leaf(rng: np.random.Generator, label: str, size: tuple[int, int]) -> np.ndarray:
@@ -142,54 +149,111 @@ def _image_size(rng: np.random.Generator, base: tuple[int, int]) -> tuple[int, i
     return (w, h) if rng.random() < 0.15 else (h, w)  # some portrait images, as in the real data
 
 
-# -- the HPA 2018 layout: 4 single-channel PNGs per sample, multi-label "Target" ------------
+# -- the HPA 2018 layout: 4 single-channel PNGs per sample, multi-label "Target", antibodies ---
 
 HPA_CHANNELS = ("red", "green", "blue", "yellow")
 HPA_CLASSES = ("nucleoplasm", "cytosol", "nucleoli", "plasma_membrane", "mitochondria", "aggregates")
 HPA_CLASS_RATES = np.array([0.45, 0.35, 0.2, 0.2, 0.15, 0.1])  # label frequencies, HPA-like imbalance
+ANTIBODY_SIZES = np.array([0.12, 0.28, 0.3, 0.18, 0.08, 0.04])  # P(an antibody stains 1, 2, ... 6 samples)
+CELL_DROP = 0.15  # chance that a sample lacks a given cell of its antibody's (two stay at least)
+CELL_ADDED = 0.3  # chance that a sample shows one cell more than its antibody's layout
 
 
-def draw_cells(rng: np.random.Generator, labels: list[int], size: int) -> np.ndarray:
-    """An HxWx4 uint8 field of cells; the green (protein) channel shows the labelled localisations."""
+@dataclass(frozen=True, eq=False)
+class Antibody:
+    """One antibody: its label set and its look, in fractions of the field, the same in all its samples.
+
+    ``cells`` is the layout of the cells (its samples shift it, move, drop or add a cell); the rest
+    is how the protein shows in every cell: its level, cytosol share, membrane width, the nucleoli's
+    places in the nucleus, the speckles of mitochondria, the aggregates' places and an uneven stain.
+    """
+
+    antibody_id: str
+    labels: tuple[int, ...]
+    cells: np.ndarray  # (k, 4): centre x, centre y, body radius, nucleus radius / body radius
+    level: float  # protein intensity
+    cytosol: float  # the cytosol's share of ``level``
+    membrane: float  # width of the membrane ring
+    nucleoli: np.ndarray  # (m, 3): x and y offset in nucleus radii, dot radius
+    speckles: tuple[int, float]  # mitochondria per cell, speckle length
+    clumps: np.ndarray  # (m, 3): aggregates' corner x, y and side
+    texture: np.ndarray  # (5, 5) protein multipliers, smoothly spread over the field
+
+
+def _cell(rng: np.random.Generator) -> np.ndarray:
+    return np.array([*rng.uniform(0.15, 0.85, 2), rng.uniform(0.12, 0.2), rng.uniform(0.4, 0.55)])
+
+
+def sample_antibody(rng: np.random.Generator, antibody_id: str) -> Antibody:
+    """An antibody with labels from hpa_labels() and its own look (every compartment's, labelled or not)."""
+    labels = tuple(int(c) for c in hpa_labels(rng))
+    dots, clumps = int(rng.integers(2, 4)), int(rng.integers(2, 4))
+    return Antibody(
+        antibody_id,
+        labels,
+        cells=np.stack([_cell(rng) for _ in range(rng.integers(3, 6))]),
+        level=float(rng.uniform(150, 240)),
+        cytosol=float(rng.uniform(0.45, 0.75)),
+        membrane=float(rng.uniform(1 / 96, 1 / 40)),
+        nucleoli=np.column_stack([rng.uniform(-0.45, 0.45, (dots, 2)), rng.uniform(1 / 40, 1 / 24, dots)]),
+        speckles=(int(rng.integers(12, 24)), float(rng.uniform(1 / 50, 1 / 30))),
+        clumps=np.column_stack([rng.uniform(0.1, 0.8, (clumps, 2)), rng.uniform(0.08, 0.12, clumps)]),
+        texture=rng.uniform(0.65, 1.35, (5, 5)).astype(np.float32),
+    )
+
+
+def _sample_cells(rng: np.random.Generator, antibody: Antibody) -> np.ndarray:
+    """This sample's cells: the antibody's, moved and resized a little, some missing, maybe one added."""
+    cells = antibody.cells.copy()
+    cells[:, :2] += rng.uniform(-0.03, 0.03, (len(cells), 2))
+    cells[:, 2] *= rng.uniform(0.92, 1.08, len(cells))
+    keep = rng.random(len(cells)) >= CELL_DROP
+    cells = cells[keep] if keep.sum() >= 2 else cells
+    return np.vstack([cells, _cell(rng)]) if rng.random() < CELL_ADDED else cells
+
+
+def draw_cells(rng: np.random.Generator, labels, size: int, antibody: Antibody) -> np.ndarray:
+    """An HxWx4 uint8 field of cells stained by ``antibody``; the green (protein) channel shows ``labels``.
+
+    The sample's own part: the field's shift, its cells (see _sample_cells), the other channels'
+    levels, the speckles' places, the brightness and the noise.
+    """
     red, green, blue, yellow = (np.zeros((size, size), np.float32) for _ in HPA_CHANNELS)
-    for _ in range(rng.integers(3, 6)):
-        cx, cy = rng.uniform(0.15, 0.85, 2) * size
-        body = rng.uniform(0.12, 0.2) * size
-        nucleus = body * rng.uniform(0.4, 0.55)
+    shift = rng.uniform(-0.06, 0.06, 2)
+    count, length = antibody.speckles
+    speckle = (max(2, int(length * size)), max(1, int(length * size / 2)))
+    for cx, cy, body, ratio in _sample_cells(rng, antibody):
+        cx, cy = (np.array([cx, cy]) + shift) * size
+        body *= size
+        nucleus = body * ratio
         centre = (int(cx), int(cy))
         cv2.circle(red, centre, int(body), float(rng.uniform(60, 120)), -1)  # cell body
         cv2.circle(yellow, centre, int(body * 0.9), float(rng.uniform(50, 110)), -1)  # endoplasmic reticulum
         cv2.circle(blue, centre, int(nucleus), float(rng.uniform(150, 230)), -1)  # nucleus
-        level = float(rng.uniform(150, 240))
+        level = antibody.level * float(rng.uniform(0.9, 1.1))
         if 1 in labels:  # cytosol: diffuse in the cell body
-            cv2.circle(green, centre, int(body), level * 0.6, -1)
+            cv2.circle(green, centre, int(body), level * antibody.cytosol, -1)
         if 0 in labels:  # nucleoplasm: fills the nucleus
             cv2.circle(green, centre, int(nucleus), level, -1)
         if 3 in labels:  # plasma membrane: a ring at the cell edge
-            cv2.circle(green, centre, int(body), level, max(1, size // 64))
-        if 2 in labels:  # nucleoli: two or three dots inside the nucleus
-            for _ in range(rng.integers(2, 4)):
-                offset = rng.uniform(-0.45, 0.45, 2) * nucleus
-                cv2.circle(green, (int(cx + offset[0]), int(cy + offset[1])), max(2, size // 30), 255.0, -1)
+            cv2.circle(green, centre, int(body), level, max(1, round(antibody.membrane * size)))
+        if 2 in labels:  # nucleoli: dots in the antibody's places inside the nucleus
+            for dx, dy, radius in antibody.nucleoli:
+                dot = (int(cx + dx * nucleus), int(cy + dy * nucleus))
+                cv2.circle(green, dot, max(2, int(radius * size)), 255.0, -1)
         if 4 in labels:  # mitochondria: speckles between nucleus and edge
-            for _ in range(rng.integers(12, 24)):
+            for _ in range(count + int(rng.integers(-2, 3))):
                 angle, radius = rng.uniform(0, 2 * np.pi), rng.uniform(nucleus * 1.2, body * 0.9)
                 point = (int(cx + radius * np.cos(angle)), int(cy + radius * np.sin(angle)))
-                cv2.ellipse(
-                    green,
-                    point,
-                    (max(2, size // 40), max(1, size // 80)),
-                    float(rng.uniform(0, 180)),
-                    0,
-                    360,
-                    level,
-                    -1,
-                )
-    if 5 in labels:  # aggregates: two or three bright square clumps anywhere
-        for _ in range(rng.integers(2, 4)):
-            x, y = (int(v) for v in rng.uniform(0.1, 0.8, 2) * size)
-            cv2.rectangle(green, (x, y), (x + size // 10, y + size // 10), 255.0, -1)
-    image = np.stack([red, green, blue, yellow], axis=2)
+                cv2.ellipse(green, point, speckle, float(rng.uniform(0, 180)), 0, 360, level, -1)
+    if 5 in labels:  # aggregates: bright square clumps in the antibody's places
+        for x, y, side in antibody.clumps:
+            x, y = (int(v) for v in (np.array([x, y]) + shift) * size)
+            cv2.rectangle(green, (x, y), (x + int(side * size), y + int(side * size)), 255.0, -1)
+    stain = cv2.resize(antibody.texture, (size, size), interpolation=cv2.INTER_CUBIC)
+    moved = np.float32([[1, 0, shift[0] * size], [0, 1, shift[1] * size]])
+    green *= cv2.warpAffine(stain, moved, (size, size), borderMode=cv2.BORDER_REFLECT)
+    image = np.stack([red, green, blue, yellow], axis=2) * np.float32(rng.uniform(0.8, 1.2))
     image += rng.normal(0, 6, image.shape).astype(np.float32)
     return np.clip(cv2.GaussianBlur(image, (3, 3), 0), 0, 255).astype(np.uint8)
 
@@ -199,10 +263,72 @@ def hpa_labels(rng: np.random.Generator) -> list[int]:
     return labels or [int(rng.choice(len(HPA_CLASSES), p=HPA_CLASS_RATES / HPA_CLASS_RATES.sum()))]
 
 
-def _hpa_flip(rng: np.random.Generator, labels: list[int]) -> list[int]:
+def _hpa_flip(rng: np.random.Generator, labels) -> tuple[int, ...]:
     """Label noise for multi-label rows: one class toggled, never leaving the row empty."""
-    toggled = sorted(set(labels) ^ {int(rng.integers(len(HPA_CLASSES)))})
-    return toggled or labels
+    toggled = tuple(sorted(set(labels) ^ {int(rng.integers(len(HPA_CLASSES)))}))
+    return toggled or tuple(labels)
+
+
+@dataclass(frozen=True)
+class Stained:
+    """An HPA sample's label: its classes (its antibody's, or one class off) and its antibody."""
+
+    labels: tuple[int, ...]
+    antibody: Antibody
+
+
+def antibody_sizes(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Samples per antibody summing to ``n``, drawn from ANTIBODY_SIZES (the last one cut to fit)."""
+    sizes = rng.choice(np.arange(1, len(ANTIBODY_SIZES) + 1), size=n, p=ANTIBODY_SIZES)
+    sizes = sizes[: np.searchsorted(np.cumsum(sizes), n) + 1]
+    if len(sizes):
+        sizes[-1] -= sizes.sum() - n
+    return sizes
+
+
+def _stained_samples(rng: np.random.Generator, spec: DemoSpec) -> tuple[list, Callable]:
+    """The HPA samples: train then test labels, and the fresh external samples' in turn.
+
+    Train antibodies also stain a ``spec.test_known_group_share`` of the test samples (never
+    all of an antibody's samples: one stays in train); the other test samples and the fresh
+    external ones have antibodies of their own. A sample's classes are its antibody's, one
+    toggled with probability ``spec.antibody_label_drift``.
+    """
+    n_known = spec.test_size - int(round((1 - spec.test_known_group_share) * spec.test_size))
+    splits = [spec.train_size + n_known, spec.test_size - n_known, spec.external_size - _planted_count(spec)]
+    sizes = [antibody_sizes(rng, n) for n in splits]
+    numbers = rng.permutation(sum(len(s) for s in sizes))  # ids that do not tell the split
+    antibodies = [sample_antibody(rng, f"ab{k:04d}") for k in numbers]
+    known, new, external = np.split(np.repeat(np.arange(len(antibodies)), np.concatenate(sizes)), np.cumsum(splits)[:2])
+    # the known test samples: each antibody's second sample first, then third ones, ...; never its first
+    rank = np.concatenate([np.arange(n) for n in sizes[0]]) if len(known) else np.zeros(0, int)
+    candidates = np.flatnonzero(rank > 0)
+    if len(candidates) < n_known:
+        raise ValueError("too few train samples for the test samples of train antibodies; lower test_known_group_share")
+    to_test = candidates[np.lexsort((rng.random(len(candidates)), rank[candidates]))[:n_known]]
+    train = np.delete(known, to_test)
+    test = np.concatenate([known[to_test], new])
+
+    def stained(members: np.ndarray) -> list[Stained]:
+        labels = []
+        for k in rng.permutation(members):
+            antibody = antibodies[k]
+            drift = rng.random() < spec.antibody_label_drift
+            labels.append(Stained(_hpa_flip(rng, antibody.labels) if drift else antibody.labels, antibody))
+        return labels
+
+    fresh = iter(stained(external))
+    return stained(train) + stained(test), lambda rng: next(fresh)
+
+
+def _hpa_table(ids: list[str], samples: list[Stained]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "Id": ids,
+            "Target": [" ".join(map(str, sorted(s.labels))) for s in samples],
+            "antibody": [s.antibody.antibody_id for s in samples],
+        }
+    )
 
 
 def _save_png_channels(images: Path, sample_id: str, pixels: np.ndarray, quality: int) -> None:
@@ -210,22 +336,30 @@ def _save_png_channels(images: Path, sample_id: str, pixels: np.ndarray, quality
         Image.fromarray(pixels[:, :, c]).save(images / f"{sample_id}_{color}.png")
 
 
+def _leaf_labels(rng: np.random.Generator, spec: DemoSpec) -> tuple[list, Callable]:
+    def draw(rng, n):
+        return list(rng.choice(CLASSES, size=n, p=CLASS_WEIGHTS))
+
+    return draw(rng, spec.train_size + spec.test_size), lambda rng: draw(rng, 1)[0]
+
+
 @dataclass(frozen=True)
 class Layout:
     """How one competition's data looks: labels, pixels, files and the labelled CSV."""
 
     id_column: str
-    sample_labels: Callable  # (rng, n) -> n labels
+    sample_labels: Callable  # (rng, spec) -> (train then test labels, fresh(rng) -> a fresh external label)
     draw: Callable  # (rng, label, spec) -> HxWxC uint8
     flip: Callable  # (rng, label) -> a wrong label
     table: Callable  # (ids, labels) -> the labelled CSV as a DataFrame
     save: Callable  # (images dir, id, pixels, JPEG quality) -> None
+    truth: bool = False  # write test_truth.csv: the test samples' labelled CSV, for measuring only
 
 
 LAYOUTS = {
     "plant_pathology": Layout(
         id_column=ID_COLUMN,
-        sample_labels=lambda rng, n: list(rng.choice(CLASSES, size=n, p=CLASS_WEIGHTS)),
+        sample_labels=_leaf_labels,
         draw=lambda rng, label, spec: draw_leaf(rng, label, _image_size(rng, spec.image_size)),
         flip=lambda rng, label: rng.choice([c for c in CLASSES if c != label]),
         table=lambda ids, labels: pd.concat([pd.DataFrame({ID_COLUMN: ids}), _one_hot(labels)], axis=1),
@@ -233,11 +367,12 @@ LAYOUTS = {
     ),
     "hpa": Layout(
         id_column="Id",
-        sample_labels=lambda rng, n: [hpa_labels(rng) for _ in range(n)],
-        draw=lambda rng, labels, spec: draw_cells(rng, labels, spec.image_size[0]),
-        flip=_hpa_flip,
-        table=lambda ids, labels: pd.DataFrame({"Id": ids, "Target": [" ".join(map(str, sorted(v))) for v in labels]}),
+        sample_labels=_stained_samples,
+        draw=lambda rng, sample, spec: draw_cells(rng, sample.labels, spec.image_size[0], sample.antibody),
+        flip=lambda rng, sample: replace(sample, labels=_hpa_flip(rng, sample.labels)),
+        table=_hpa_table,
         save=_save_png_channels,
+        truth=True,
     ),
 }
 
@@ -449,8 +584,7 @@ def sighting_counts(rng: np.random.Generator, individuals: int, images: int) -> 
 
 def _classification_tables(rng: np.random.Generator, spec: DemoSpec, images: Path) -> dict[str, pd.DataFrame]:
     layout = LAYOUTS[spec.layout]
-    n = spec.train_size + spec.test_size
-    labels = layout.sample_labels(rng, n)
+    labels, fresh_label = layout.sample_labels(rng, spec)
     ids = [f"Train_{i}" for i in range(spec.train_size)] + [f"Test_{i}" for i in range(spec.test_size)]
     pixels = {}
     for sample_id, label in zip(ids, labels):
@@ -462,17 +596,20 @@ def _classification_tables(rng: np.random.Generator, spec: DemoSpec, images: Pat
         train_labels[i] = layout.flip(rng, train_labels[i])
 
     def fresh(rng, ext_id):
-        label = layout.sample_labels(rng, 1)[0]
+        label = fresh_label(rng)
         return label, layout.draw(rng, label, spec)
 
     ext_ids = [f"Ext_{j}" for j in range(spec.external_size)]
     ext_labels, _, planted = _external(rng, spec, ids, labels, pixels, ext_ids, fresh, partial(layout.save, images))
-    return {
+    tables = {
         "train.csv": layout.table(ids[: spec.train_size], train_labels),
         "test.csv": pd.DataFrame({layout.id_column: ids[spec.train_size :]}),
         "external.csv": layout.table(ext_ids, ext_labels),
         "external_duplicates.csv": planted,
     }
+    if layout.truth:
+        tables["test_truth.csv"] = layout.table(ids[spec.train_size :], labels[spec.train_size :])
+    return tables
 
 
 def _identity_tables(rng: np.random.Generator, spec: DemoSpec, images: Path) -> dict[str, pd.DataFrame]:
@@ -556,7 +693,7 @@ def _external(rng, spec, ids, labels, pixels, ext_ids, fresh, save):
 
     Returns (labels, pixels by id, the planted pairs as external_duplicates.csv holds them).
     """
-    n_dup = int(round(spec.external_size * spec.external_duplicates))
+    n_dup = _planted_count(spec)
     sources = rng.choice(len(ids), size=n_dup, replace=False)
     ext_labels, ext_pixels, planted = [], {}, []
     for j, ext_id in enumerate(ext_ids):
@@ -574,6 +711,11 @@ def _external(rng, spec, ids, labels, pixels, ext_ids, fresh, save):
     return ext_labels, ext_pixels, pd.DataFrame(planted)
 
 
+def _planted_count(spec: DemoSpec) -> int:
+    """How many external samples are near-duplicates of train/test ones."""
+    return int(round(spec.external_size * spec.external_duplicates))
+
+
 def _save_jpeg(images: Path, name: str, pixels: np.ndarray, quality: int) -> None:
     (images / name).write_bytes(encode_jpeg(pixels, quality))
 
@@ -582,7 +724,7 @@ def generate(out_dir: str | Path, spec: DemoSpec) -> None:
     """Write the demo's CSVs and images/ under ``out_dir``.
 
     Every layout writes train.csv, test.csv, external.csv and external_duplicates.csv;
-    "identity" adds test_truth.csv and boxes.csv.
+    "hpa" adds test_truth.csv, "identity" test_truth.csv and boxes.csv.
     """
     out_dir = Path(out_dir)
     images = out_dir / "images"

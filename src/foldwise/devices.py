@@ -3,7 +3,10 @@
 Snakemake's ``resources: gpu=1`` only counts GPUs; it never assigns one. Locally a job
 therefore takes a free GPU through a lock-file slot (an flock on one file per GPU, released
 by the kernel when the process dies, even by SIGKILL). Inside a cluster job whose scheduler
-set CUDA_VISIBLE_DEVICES (SLURM, PBS, LSF, Kubernetes), the GPU given is used as it is.
+set CUDA_VISIBLE_DEVICES (SLURM, PBS, LSF, Kubernetes) to exactly one GPU, that GPU is used as
+it is. An allocation of several (``sbatch --gpus=4`` around one snakemake, a pod with 4 GPUs)
+shares them among its jobs through the slots, as a workstation does: in a folder of that
+allocation, so that two allocations on one node do not wait for each other's slots.
 """
 
 from __future__ import annotations
@@ -21,22 +24,45 @@ import torch
 
 log = logging.getLogger(__name__)
 
-# set in the jobs of these schedulers, which also set CUDA_VISIBLE_DEVICES to the GPUs given
+# set in the jobs of these schedulers, which also set CUDA_VISIBLE_DEVICES to the GPUs given; the
+# first three hold the job's id (a pod has its own /tmp, so Kubernetes needs none)
 SCHEDULER_JOB_VARIABLES = ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "KUBERNETES_SERVICE_HOST")
 
 
-def scheduler_assigned() -> bool:
-    """True inside a cluster job whose scheduler chose the GPUs and named them in CUDA_VISIBLE_DEVICES.
+def scheduler_job() -> str | None:
+    """The scheduler variable of the cluster job this runs in, where its scheduler named the job's
+    GPUs in CUDA_VISIBLE_DEVICES; None elsewhere.
 
     CUDA_VISIBLE_DEVICES alone may be a workstation user narrowing the GPUs that local jobs share
     through the slots; a job without it asked for no GPU.
     """
-    return bool(os.environ.get("CUDA_VISIBLE_DEVICES")) and any(v in os.environ for v in SCHEDULER_JOB_VARIABLES)
+    if not os.environ.get("CUDA_VISIBLE_DEVICES"):
+        return None
+    return next((v for v in SCHEDULER_JOB_VARIABLES if v in os.environ), None)
+
+
+def scheduler_assigned() -> bool:
+    """True inside a cluster job whose scheduler gave it exactly one GPU: the device is then chosen.
+
+    With several visible (one snakemake in a multi-GPU allocation) the scheduler chose them for the
+    whole allocation, not for this job, and the job takes one through the slots.
+    """
+    return scheduler_job() is not None and torch.cuda.device_count() == 1
+
+
+def default_slot_folder() -> Path:
+    """$TMPDIR/foldwise-gpu-slots, with the job's id inside a multi-GPU allocation of a batch scheduler
+    (its GPU indices are the allocation's own, and another allocation on the node counts from 0 too)."""
+    folder = Path(tempfile.gettempdir()) / "foldwise-gpu-slots"
+    job = scheduler_job()
+    if job is None or job == "KUBERNETES_SERVICE_HOST":
+        return folder
+    return folder.with_name(f"{folder.name}-job{os.environ[job]}")
 
 
 def slot_folder(lock_dir: str | None, count: int) -> Path:
     """The folder of the ``count`` GPU slots: the shared one, or this user's own where the shared one is unusable."""
-    shared = Path(lock_dir or Path(tempfile.gettempdir()) / "foldwise-gpu-slots")
+    shared = Path(lock_dir or default_slot_folder())
     try:
         _make_slots(shared, count)
         return shared
@@ -70,7 +96,8 @@ def _open_slot(folder: Path, index: int) -> int:
 
 @contextlib.contextmanager
 def acquire(lock_dir: str | None = None, poll_seconds: float = 2.0) -> Iterator[torch.device]:
-    """Hold a device for the duration of the block: a free local GPU, the scheduler's GPU, or the CPU."""
+    """Hold a device for the duration of the block: the scheduler's one GPU, a free GPU of those
+    visible (on a workstation, or of a multi-GPU allocation), or the CPU."""
     if not torch.cuda.is_available():
         log.info("device: cpu (no CUDA device visible)")
         yield torch.device("cpu")
@@ -82,6 +109,11 @@ def acquire(lock_dir: str | None = None, poll_seconds: float = 2.0) -> Iterator[
         yield torch.device("cuda", 0)
         return
     count = torch.cuda.device_count()
+    if scheduler_job():
+        log.info(
+            "%d GPUs visible to this cluster job (CUDA_VISIBLE_DEVICES=%s): taking one through a slot",
+            *(count, os.environ["CUDA_VISIBLE_DEVICES"]),
+        )
     folder = slot_folder(lock_dir, count)
     waited = False
     while True:

@@ -11,6 +11,17 @@ from foldwise import FoldwiseError
 METHODS = ("mean", "rank", "max")
 
 
+def check(method: str, weights: list[float] | None) -> None:
+    """Refuse an ``ensemble:`` pair that cannot be honoured: an unknown method, or weights for ``max``
+    (an element-wise maximum has nothing to weight; ignoring them would be silent)."""
+    if method not in METHODS:
+        raise FoldwiseError(f"unknown ensemble method {method!r}; known: {list(METHODS)}")
+    if method == "max" and weights is not None:
+        raise FoldwiseError(
+            f"ensemble.method: max ignores ensemble.weights {list(weights)}: set weights: null, or method: mean or rank"
+        )
+
+
 def mix(
     tables: list[pd.DataFrame], id_col: str, method: str = "mean", weights: list[float] | None = None
 ) -> pd.DataFrame:
@@ -18,10 +29,9 @@ def mix(
 
     ``mean`` is the weighted mean of probabilities, ``rank`` the weighted mean of per-class
     ranks scaled to 0..1 (for AUC-like metrics), ``max`` the element-wise maximum.
-    The first table's row order and columns are kept.
+    The first table's row order and columns are kept; ``check`` refuses weights with ``max``.
     """
-    if method not in METHODS:
-        raise FoldwiseError(f"unknown ensemble method {method!r}; known: {list(METHODS)}")
+    check(method, weights)
     weights = np.ones(len(tables)) if weights is None else np.asarray(weights, np.float64)
     if len(weights) != len(tables):
         raise FoldwiseError(f"ensemble.weights has {len(weights)} value(s) for {len(tables)} submissions")

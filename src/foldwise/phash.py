@@ -1,7 +1,7 @@
 """Perceptual hashes, one 64-bit phash per channel, and their Hamming distances.
 
-Hashes are stored as uint64 so that distances are one XOR and a popcount
-(``np.bitwise_count``) over whole arrays, never a Python loop over pairs.
+Hashes are stored as uint64; distances are XORs and popcounts (``np.bitwise_count``) over whole
+(n, m) blocks, one byte of one channel at a time, never a Python loop over pairs.
 """
 
 from __future__ import annotations
@@ -36,8 +36,20 @@ def hash_channels(image: np.ndarray) -> np.ndarray:
 
 
 def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise Hamming distances: (n, C) and (m, C) uint64 hashes -> (n, m, C) uint8."""
-    return np.bitwise_count(a[:, None, :] ^ b[None, :, :])
+    """Pairwise Hamming distances: (n, C) and (m, C) uint64 hashes -> (n, m, C) uint8.
+
+    Counted a byte of a channel at a time into uint8, so that the peak is the result and one (n, m)
+    uint8 block: (C + 1) n m bytes (an XOR of whole hashes first would hold another 8 C n m).
+    """
+    a8, b8 = (np.ascontiguousarray(h, np.uint64).view(np.uint8).reshape(len(h), -1, 8) for h in (a, b))
+    channels = a8.shape[1]
+    out = np.zeros((channels, len(a), len(b)), np.uint8)  # channel-major: each channel is one contiguous block
+    block = np.empty((len(a), len(b)), np.uint8)
+    for c in range(channels):
+        for byte in range(8):  # the popcount of a uint64 is that of its bytes, whatever their order
+            np.bitwise_xor(a8[:, None, c, byte], b8[None, :, c, byte], out=block)
+            np.add(out[c], np.bitwise_count(block, out=block), out=out[c])
+    return np.moveaxis(out, 0, -1)
 
 
 def _hash_sample(args: tuple[list[str], int]) -> np.ndarray:

@@ -45,7 +45,14 @@ def demo_dataset():
     elif config["demo"]["layout"] == "hpa":
         colors = ["red", "green", "blue", "yellow"]
         images = {color: f"resources/demo/images/{{id}}_{color}.png" for color in colors}
-        layout = {"id_column": "Id", "task": "multilabel", "label_column": "Target", "num_classes": 6}
+        # samples of one antibody share a fold, and its embedding replaces labels (label_replacement)
+        layout = {
+            "id_column": "Id",
+            "task": "multilabel",
+            "label_column": "Target",
+            "num_classes": 6,
+            "group_column": "antibody",
+        }
     else:
         images = "resources/demo/images/{id}.jpg"
         layout = {"id_column": "image_id", "task": "multiclass", "label_column": None, "num_classes": None}
@@ -116,8 +123,10 @@ def demo_outputs():
         "planted": "resources/demo/external_duplicates.csv",
         "images": directory("resources/demo/images"),
     }
+    if config["demo"]["layout"] in ("identity", "hpa"):
+        outputs["truth"] = "resources/demo/test_truth.csv"
     if config["demo"]["layout"] == "identity":
-        outputs |= {"boxes": "resources/demo/boxes.csv", "truth": "resources/demo/test_truth.csv"}
+        outputs["boxes"] = "resources/demo/boxes.csv"
     return outputs
 
 

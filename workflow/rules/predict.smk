@@ -21,7 +21,8 @@ rule predict_fold:
     resources:
         gpu=1,
     params:
-        predict=config["predict"],
+        # batch_size cannot change a score: the scripts read it from the config, no rerun trigger
+        predict={k: v for k, v in config["predict"].items() if k != "batch_size"},
         seed=config["seed"],
         lock_dir=config["devices"]["lock_dir"],
         code=code_hash("predict", "tta", "models", "devices", "cache"),
@@ -48,7 +49,8 @@ rule predict_oof:
     resources:
         gpu=1,
     params:
-        predict=config["predict"],
+        # batch_size cannot change a score: the scripts read it from the config, no rerun trigger
+        predict={k: v for k, v in config["predict"].items() if k != "batch_size"},
         seed=config["seed"],
         lock_dir=config["devices"]["lock_dir"],
         code=code_hash("predict", "tta", "models", "devices", "cache"),

@@ -81,7 +81,7 @@ if not IDENTITY:
 
 rule make_soft_labels:
     input:
-        oof="results/oof/base.parquet",  # rule collect_oof
+        oof=["results/oof/base.parquet"],  # rule collect_oof; a path: for identities that rule comes later (identity.smk)
         manifest=filled(rules.build_manifest.output.manifest, split="train"),
         external_kept=kept_external,
     output:
