@@ -101,7 +101,8 @@ def predict(
                 view = view.contiguous(memory_format=torch.channels_last)
             with autocast:
                 scores.append(score(model(view).float()))
-        reduced = tta.reduce(torch.stack(scores), reduce)
+        # embeddings are averaged whatever `reduce` says: a max over unit vectors is no embedding
+        reduced = tta.reduce(torch.stack(scores), "mean" if task == "identity" else reduce)
         out.append((score(reduced) if task == "identity" else reduced).cpu())  # a mean of unit vectors, made unit again
     return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
 

@@ -1,9 +1,9 @@
 # Config validation, wildcard constraints and the helpers rules share.
-# Parsed on every run, dry runs included: it imports nothing heavier than hashlib.
+# Parsed on every run, dry runs included: it imports nothing heavier than ast (foldwise.code).
 
-import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -20,6 +20,9 @@ FOLDS = list(range(config["folds"]["k"]))
 SIZE = "{}x{}".format(*config["cache"]["size"])
 PREDICT_SETS = config["predict_sets"]  # more test sets, predicted on demand: results/predict/{name}/
 LIBRARY = Path(workflow.basedir) / "src" / "foldwise"
+sys.path.insert(0, str(LIBRARY.parent))  # this checkout's library, installed or not
+from foldwise.code import source_hash  # noqa: E402 (needs the path above)
+
 # scripts import foldwise from this checkout, installed or not (conda envs, cluster jobs)
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [str(LIBRARY.parent), os.getenv("PYTHONPATH")])))
 
@@ -200,11 +203,10 @@ def stage_task(wildcards):
 
 
 def code_hash(*modules):
-    """Hash of the src/foldwise modules that a job runs, so that editing one reruns its users."""
-    digest = hashlib.sha256()
-    for module in ("__init__", "artifacts", *modules):
-        digest.update((LIBRARY / f"{module}.py").read_bytes())
-    return digest.hexdigest()[:16]
+    """Hash of the src/foldwise modules that a job runs, so that editing one reruns its users; by their
+    syntax trees (foldwise.code): a comment or docstring reruns nothing. Modules that cannot change an
+    output (artifacts: atomic writes and logs; progress) are left out."""
+    return source_hash(LIBRARY / f"{module}.py" for module in modules)
 
 
 def kept_external(wildcards):
