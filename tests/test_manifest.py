@@ -201,7 +201,7 @@ def test_16_bit_files_are_scaled_by_their_bit_depth(tmp_path, bits):
     values = np.array([[0, top // 4, top // 2, top]], np.uint16).repeat(4, axis=0)
     Image.fromarray(values).save(tmp_path / "deep.png")
     assert Image.open(tmp_path / "deep.png").mode == "I;16"
-    pixels = images.read_file(tmp_path / "deep.png", 1)
+    pixels = images.read_file(tmp_path / "deep.png", 1, depth=bits)
     assert pixels.dtype == np.uint8 and pixels[0, :, 0].tolist() == [0, 64, 127, 255]
 
 
@@ -225,3 +225,26 @@ def test_the_test_side_is_checked_against_the_training_side(tmp_path):
         FoldwiseError, match=r"test.csv: its images name the channels \['c0'\], the training data \['r', 'g', 'b'\]"
     ):
         manifest.build_test_side(grayscale, train_side)
+
+
+def test_the_bit_depth_is_decided_once_for_the_dataset(tmp_path):
+    from foldwise import images
+
+    # a dim 12-bit file and a bright one: read alone, 4000 would become 249 in one and 16 in the other
+    Image.fromarray(np.full((4, 4), 4000, np.uint16)).save(tmp_path / "dim.png")
+    Image.fromarray(np.full((4, 4), 60000, np.uint16)).save(tmp_path / "bright.png")
+    paths = [str(tmp_path / "dim.png"), str(tmp_path / "bright.png")]
+    assert images.bit_depth(paths) == 16 and images.bit_depth(paths[:1]) == 12
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "plain.png")
+    assert images.bit_depth([str(tmp_path / "plain.png")]) == 8
+    depth = images.bit_depth(paths)
+    assert images.read_file(paths[0], 1, depth=depth)[0, 0, 0] == round(4000 * 255 / 65535)  # 16, as the bright file's
+
+
+def test_the_manifest_records_the_bit_depth_and_the_test_side_takes_the_training_sides(tmp_path):
+    spec = write_dataset(tmp_path, GOOD, ["t1"])
+    train_side = manifest.build_train_side(spec)
+    assert manifest.bit_depth(train_side) == 8  # no 16-bit file
+    fixed = manifest.Dataset(**{**spec.__dict__, "bit_depth": 12})
+    assert manifest.bit_depth(manifest.build_train_side(fixed)) == 12
+    assert manifest.bit_depth(manifest.build_test_side(spec, manifest.build_train_side(fixed))) == 12

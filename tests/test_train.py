@@ -45,7 +45,15 @@ def run(tmp_path, cfg=CFG, name="ckpt.pt", contrast=150):
 
 def test_learns_the_toy_task_and_keeps_history(tmp_path):
     result = run(tmp_path, train.TrainConfig(**{**CFG.__dict__, "epochs": 4}))
-    assert result["history"].columns.tolist() == ["epoch", "train_loss", "roc_auc", "lr", "images_per_s", "seconds"]
+    assert result["history"].columns.tolist() == [
+        "epoch",
+        "train_loss",
+        "val_loss",
+        "roc_auc",
+        "lr",
+        "images_per_s",
+        "seconds",
+    ]
     assert result["history"].train_loss.iloc[-1] < result["history"].train_loss.iloc[0]
     assert result["best_metric"] > 0.9
     assert result["val_scores"].shape == (16, 2)
@@ -212,3 +220,52 @@ def test_the_workflow_keeps_every_system_setting_out_of_the_rule_params():
     common = (Path(__file__).resolve().parents[1] / "workflow/rules/common.smk").read_text()
     listed = re.search(r"^TRAIN_SYSTEM_SETTINGS = \((.*)\)$", common, re.M)[1]
     assert set(train.SYSTEM_SETTINGS) <= {name.strip(' "') for name in listed.split(",")}
+
+
+def multilabel_toy(n=48, size=16, seed=0):
+    """Three independent labels, each a bright third of the image."""
+    rng = np.random.default_rng(seed)
+    target = rng.random((n, 3)) < 0.4
+    images = rng.integers(0, 60, (n, size, size, 3))
+    for c in range(3):
+        images[:, :, c * size // 3 : (c + 1) * size // 3, :] += target[:, c, None, None, None] * 150
+    ids = [f"i{k}" for k in range(n)]
+    index = pd.DataFrame({"id": ids, "split": "train"})
+    labels = pd.DataFrame({"id": ids, **{f"c{c}": target[:, c].astype(float) for c in range(3)}})
+    folds = pd.DataFrame({"id": ids, "fold": np.arange(n) % 3})
+    return images.astype(np.uint8), train.fold_data(index, folds, labels, labels, fold=0)
+
+
+def test_multilabel_epochs_report_the_validation_loss_and_threshold_free_measures(tmp_path):
+    images, data = multilabel_toy()
+    cfg = train.TrainConfig(**{**CFG.__dict__, "metric": "macro_f1", "loss": "bce", "epochs": 2})
+    result = train.train_fold(cfg, data, images, STATS, "multilabel", torch.device(DEVICE), tmp_path / "m.pt", seed=1)
+    history = result["history"]
+    assert {"val_loss", "macro_f1", "roc_auc", "average_precision"} <= set(history.columns)
+    # the validation loss is the training loss over the validation fold: recompute it from the kept model
+    model = __import__("foldwise").models.create("test_resnet", 3, 3)
+    model.load_state_dict(result["state_dict"])
+    normalize = __import__("foldwise").predict.Normalize(STATS["mean"], STATS["std"])
+    logits = __import__("foldwise").predict.predict(
+        model, normalize, images, data.val_rows, "multilabel", torch.device(DEVICE), activate=False, channels_last=False
+    )
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(
+        torch.from_numpy(logits), torch.from_numpy(data.val_targets)
+    )
+    assert history.val_loss.iloc[-1] == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_a_flat_threshold_f1_is_refused_as_a_selection_measure(tmp_path):
+    images, data = multilabel_toy()
+    cfg = train.TrainConfig(**{**CFG.__dict__, "metric": "macro_f1", "loss": "bce", "select": "best"})
+    with pytest.raises(FoldwiseError, match=r"macro_f1 at a flat 0.5 is no selection measure.*val_loss"):
+        train.train_fold(cfg, data, images, STATS, "multilabel", torch.device(DEVICE), tmp_path / "m.pt", seed=1)
+
+
+def test_select_by_validation_loss_keeps_its_lowest_epoch(tmp_path):
+    images, data = multilabel_toy()
+    cfg = train.TrainConfig(
+        **{**CFG.__dict__, "metric": "macro_f1", "loss": "bce", "select": "best", "select_by": "val_loss", "epochs": 4}
+    )
+    result = train.train_fold(cfg, data, images, STATS, "multilabel", torch.device(DEVICE), tmp_path / "m.pt", seed=1)
+    assert result["best_epoch"] == int(result["history"].val_loss.idxmin()) + 1

@@ -30,12 +30,12 @@ def fit(image: np.ndarray, size: tuple[int, int], transpose_portrait: bool = Fal
 
 
 def _fill(args) -> None:
-    path, start, samples, channels, size, transpose_portrait, crops = args
+    path, start, samples, channels, size, transpose_portrait, crops, depth = args
     cache = np.load(path, mmap_mode="r+")
     for offset, paths in enumerate(samples):
         # ask the JPEG decoder for at least twice the target size: faster, still antialiased
         draft = (size[0] * 2, size[1] * 2)
-        image = images.read_sample(paths, channels, draft)
+        image = images.read_sample(paths, channels, draft, depth)
         if crops is not None and not np.isnan(crops["box"][offset, 0]):
             image = _crop(image, paths[0], crops, offset)
         cache[start + offset] = fit(image, size, transpose_portrait)
@@ -100,8 +100,18 @@ def build(
     partial.parent.mkdir(parents=True, exist_ok=True)
     try:
         np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=(len(samples), *size, channels)).flush()
+        depth = manifest_module.bit_depth(manifest)
         jobs = [
-            (partial, s, samples[s : s + chunk], channels, tuple(size), transpose_portrait, _slice(crops, s, chunk))
+            (
+                partial,
+                s,
+                samples[s : s + chunk],
+                channels,
+                tuple(size),
+                transpose_portrait,
+                _slice(crops, s, chunk),
+                depth,
+            )
             for s in range(0, len(samples), chunk)
         ]
         desc = f"cache {size[0]}x{size[1]}"

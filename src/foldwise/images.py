@@ -3,16 +3,18 @@
 Pillow decodes (it raises on truncated files, where OpenCV would warn and return garbage);
 every failure becomes a ``FoldwiseError`` that names the file.
 
-16-bit files are scaled to 0..255 by the largest value of their bit depth. Many cameras and
-microscopes store 12-bit samples in 16-bit files, and PNG's sBIT chunk, which would say so, is
-not read by Pillow: a 16-bit image whose values all fit in 12 bits is therefore read as 12-bit
-data (4095 -> 255). The price: a true 16-bit image so dark that it never exceeds 4095 is
-brightened 16 times.
+16-bit files are scaled to 0..255 by the largest value of the dataset's bit depth, decided once
+for the whole dataset (``dataset.bit_depth``; ``auto``: ``bit_depth`` over every file, in the
+manifest stage). Many cameras and microscopes store 12-bit samples in 16-bit files, and PNG's
+sBIT chunk, which would say so, is not read by Pillow: a dataset whose 16-bit values all fit in
+12 bits is read as 12-bit data (4095 -> 255). Deciding per file would scale raw 4000 to 249 in
+one file and to 16 in a brighter one.
 """
 
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -59,29 +61,49 @@ def _channels(mode: str) -> int:
     return len(mode)
 
 
-def _to_uint8(img: Image.Image) -> np.ndarray:
+def bit_depth(paths, threads: int = 1) -> int:
+    """The bit depth of a dataset's files: 8 when none is 16-bit; else 12 when every 16-bit file's
+    values fit in 12 bits, 16 otherwise. Reads the pixels of 16-bit files only."""
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        maxima = [m for m in pool.map(_sixteen_bit_max, paths) if m is not None]
+    if not maxima:
+        return 8
+    return 12 if max(maxima) <= TWELVE_BIT_MAX else 16
+
+
+def _sixteen_bit_max(path) -> int | None:
+    with Image.open(path) as img:
+        if not img.mode.startswith("I;16") and img.mode != "I":
+            return None
+        return int(np.asarray(img).max(initial=0))
+
+
+def _to_uint8(img: Image.Image, depth: int = 16) -> np.ndarray:
     if img.mode in ("P", "PA"):
         img = img.convert("RGB")
     if img.mode == "1":
         img = img.convert("L")
     array = np.asarray(img)
     if img.mode.startswith("I;16") or array.dtype == np.uint16:
-        top = TWELVE_BIT_MAX if array.max(initial=0) <= TWELVE_BIT_MAX else 65535
-        array = ((array.astype(np.uint32) * 255 + top // 2) // top).astype(np.uint8)  # rounded
+        top = 2**depth - 1  # the dataset's, not this file's: every file scales alike
+        array = ((np.minimum(array.astype(np.uint32), top) * 255 + top // 2) // top).astype(np.uint8)  # rounded
     elif array.dtype != np.uint8:
         low, high = float(array.min()), float(array.max())
         array = ((array - low) / max(high - low, 1e-12) * 255).round().astype(np.uint8)
     return array if array.ndim == 3 else array[:, :, None]
 
 
-def read_file(path: str | os.PathLike, channels: int, draft: tuple[int, int] | None = None) -> np.ndarray:
-    """Decode one file to an HxWxC uint8 array; ``draft`` (h, w) lets JPEG decode at reduced scale."""
+def read_file(
+    path: str | os.PathLike, channels: int, draft: tuple[int, int] | None = None, depth: int = 16
+) -> np.ndarray:
+    """Decode one file to an HxWxC uint8 array; ``draft`` (h, w) lets JPEG decode at reduced scale;
+    16-bit values are scaled from the dataset's bit ``depth``."""
     try:
         with Image.open(path) as img:
             if draft is not None and img.format == "JPEG":
                 img.draft(img.mode, (draft[1], draft[0]))
             img.load()
-            array = _to_uint8(img)
+            array = _to_uint8(img, depth)
     except FileNotFoundError:
         raise FoldwiseError(f"{path}: image file not found") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
@@ -91,11 +113,11 @@ def read_file(path: str | os.PathLike, channels: int, draft: tuple[int, int] | N
     return array
 
 
-def read_sample(paths: list[str], channels: int, draft: tuple[int, int] | None = None) -> np.ndarray:
+def read_sample(paths: list[str], channels: int, draft: tuple[int, int] | None = None, depth: int = 16) -> np.ndarray:
     """One sample as HxWxC uint8: ``paths`` holds one file of ``channels`` channels, or one file per channel."""
     if len(paths) == 1:
-        return read_file(paths[0], channels, draft)
-    planes = [read_file(p, 1, draft) for p in paths]
+        return read_file(paths[0], channels, draft, depth)
+    planes = [read_file(p, 1, draft, depth) for p in paths]
     shapes = {p.shape for p in planes}
     if len(shapes) > 1:
         raise FoldwiseError(f"{paths[0]}: channel files of one sample differ in size: {sorted(shapes)}")

@@ -47,6 +47,7 @@ class Dataset:
     external: dict | None = None
     boxes: str | None = None  # detector boxes CSV: the cache crops them (foldwise.boxes)
     test_images: str | dict[str, str] | None = None  # the test split's template; the workflow puts it in images
+    bit_depth: str | int = "auto"  # of 16-bit files: 8, 12 or 16; auto: decided over the training side's files
 
     @property
     def identity(self) -> bool:
@@ -311,7 +312,8 @@ def build_train_side(spec: Dataset, drop_bad_rows: bool = False, threads: int = 
     new test set leaves it, and all training, alone; ``threads`` read image headers."""
     problems = Problems()
     train = read_csv(spec.train, "train", spec.id_column)
-    return finish(read_train_side(spec, train, problems, threads), problems, spec, drop_bad_rows, ("train",))
+    table = finish(read_train_side(spec, train, problems, threads), problems, spec, drop_bad_rows, ("train",))
+    return with_bit_depth(table, spec, threads)
 
 
 def build_test_side(
@@ -325,7 +327,9 @@ def build_test_side(
         )
     problems = Problems()
     test = read_csv(spec.test, "test", spec.id_column)
-    return finish(read_test_side(spec, test, train_side, problems, threads), problems, spec, drop_bad_rows, ("test",))
+    table = finish(read_test_side(spec, test, train_side, problems, threads), problems, spec, drop_bad_rows, ("test",))
+    table.attrs["bit_depth"] = bit_depth(train_side)  # the training side's: test pixels scale as train's
+    return table
 
 
 def build(spec: Dataset, drop_bad_rows: bool = False, threads: int = 1) -> pd.DataFrame:
@@ -334,7 +338,7 @@ def build(spec: Dataset, drop_bad_rows: bool = False, threads: int = 1) -> pd.Da
     train, test = read_csv(spec.train, "train", spec.id_column), read_csv(spec.test, "test", spec.id_column)
     train_side = read_train_side(spec, train, problems, threads, test)
     table = pd.concat([train_side, read_test_side(spec, test, train_side, problems, threads)], ignore_index=True)
-    return finish(table, problems, spec, drop_bad_rows, ("train", "test"))
+    return with_bit_depth(finish(table, problems, spec, drop_bad_rows, ("train", "test")), spec, threads)
 
 
 def finish(
@@ -377,6 +381,23 @@ def finish(
         len(spec.channel_names),
     )
     return table
+
+
+def with_bit_depth(table: pd.DataFrame, spec: Dataset, threads: int = 1) -> pd.DataFrame:
+    """``table`` with ``attrs["bit_depth"]``: the dataset's (``dataset.bit_depth``), or with ``auto`` the
+    depth of all its files (images.bit_depth), decided once so that every file scales alike."""
+    if spec.bit_depth == "auto":
+        depth = images.bit_depth([path for row in paths(table) for path in row], threads)
+    else:
+        depth = int(spec.bit_depth)
+    table.attrs["bit_depth"] = depth
+    log.info("bit depth %d (dataset.bit_depth: %s)", depth, spec.bit_depth)
+    return table
+
+
+def bit_depth(manifest: pd.DataFrame) -> int:
+    """The bit depth 16-bit files are read with (16 for manifests written before it was decided)."""
+    return int(manifest.attrs.get("bit_depth", 16))
 
 
 def channels(manifest: pd.DataFrame) -> list[str]:

@@ -52,14 +52,15 @@ def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.moveaxis(out, 0, -1)
 
 
-def _hash_sample(args: tuple[list[str], int]) -> np.ndarray:
-    paths, channels = args
-    return hash_channels(images.read_sample(paths, channels))
+def _hash_sample(args: tuple[list[str], int, int]) -> np.ndarray:
+    paths, channels, depth = args
+    return hash_channels(images.read_sample(paths, channels, depth=depth))
 
 
 def hash_manifest(manifest: pd.DataFrame, channels: list[str], threads: int = 1) -> pd.DataFrame:
     """Hash every sample of the manifest: columns id, split, then ``hash:<channel>`` (uint64)."""
-    jobs = [(paths, len(channels)) for paths in manifest_module.paths(manifest)]
+    depth = manifest_module.bit_depth(manifest)
+    jobs = [(paths, len(channels), depth) for paths in manifest_module.paths(manifest)]
     if threads > 1:
         with ProcessPoolExecutor(max_workers=threads) as pool:
             hashes = list(progress.bar(pool.map(_hash_sample, jobs, chunksize=16), "phash", len(jobs), "img"))

@@ -80,16 +80,18 @@ def predict(
     crop: dict | None = None,
     seed: int = 0,
     desc: str | None = "predict",
+    activate: bool = True,
 ) -> np.ndarray:
     """Class scores (len(rows), classes) of ``model`` on cache ``rows`` (identity: L2-normalised embeddings
     (len(rows), embedding size)), reduced over the TTA views:
     every dihedral transform in ``transforms`` of every crop (see ``crop_boxes``). ``desc`` names
-    the progress bar in the log; None draws none (validation inside training)."""
+    the progress bar in the log; None draws none (validation inside training). ``activate=False``
+    returns the model's raw outputs (logits, unnormalised embeddings) for a loss."""
     tta.check(list(transforms), reduce)
     boxes = crop_boxes(images.shape[1:3], crop, seed)
     model.eval()
     autocast, _ = precision_context(device, precision)
-    score = activation(task)
+    score = activation(task) if activate else (lambda outputs: outputs)
     out = []
     starts = range(0, len(rows), batch_size)
     for start in starts if desc is None else progress.bar(starts, desc, unit="batch"):

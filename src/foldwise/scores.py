@@ -8,11 +8,12 @@ import pandas as pd
 from foldwise import metrics
 
 
-def cv_score(oof: pd.DataFrame, hard: pd.DataFrame, metric: str) -> dict:
+def cv_score(oof: pd.DataFrame, hard: pd.DataFrame, metric: str, task: str = "multiclass") -> dict:
     """``{"metric", "cv", "folds", ...}``: the metric over all OOF rows, and per validation fold.
 
     ``oof`` holds id, fold and one score column per class; ``hard`` id and the labels. Rows are
-    joined on ``id``, and every training id must have an OOF prediction.
+    joined on ``id``, and every training id must have an OOF prediction. Multi-label scores add the
+    macro ROC AUC and average precision.
     """
     classes = [c for c in hard.columns if c != "id"]
     joined = hard.merge(oof, on="id", suffixes=("", ":oof"), validate="one_to_one")
@@ -21,10 +22,15 @@ def cv_score(oof: pd.DataFrame, hard: pd.DataFrame, metric: str) -> dict:
     score = metrics.create(metric)
     truth, pred = joined[classes].to_numpy(), joined[[f"{c}:oof" for c in classes]].to_numpy()
     per_fold = [score(truth[joined.fold == f], pred[joined.fold == f]) for f in sorted(joined.fold.unique())]
-    return {
+    result = {
         "metric": metric,
         "cv": score(truth, pred),
         "folds": per_fold,
         "fold_mean": float(np.mean(per_fold)),
         "rows": int(len(joined)),
     }
+    if task == "multilabel":  # threshold-free beside F1: the ranking no threshold can repair
+        result |= {
+            name: metrics.create(name)(truth, pred) for name in ("roc_auc", "average_precision") if name != metric
+        }
+    return result

@@ -54,6 +54,7 @@ class TrainConfig:
     # data
     epochs: int = 10
     select: str = "last"  # last: the schedule's end; best: the best validation epoch (an optimistic CV)
+    select_by: str = "metric"  # with select best: val_loss, or a measure of validate (metric: train.metric)
     batch_size: int = 32
     augment: list = field(default_factory=list)
     # optimizer and LR schedule
@@ -372,8 +373,8 @@ def train_fold(
     num_classes, channels = len(data.classes), images.shape[-1]
     autocast, dtype = predict.precision_context(device, cfg.precision)
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
-    metric = metrics.create(cfg.metric)
     loss_name = losses.for_task(cfg.loss, task)
+    select_by = selection_measure(cfg, task)
 
     # -- data -------------------------------------------------------------------------------
     dataset = CachedImages(images, data.train_rows, data.train_targets, augment.create(cfg.augment))
@@ -465,28 +466,13 @@ def train_fold(
             )
         images_per_s = seen / (time.perf_counter() - started)
 
-        val_scores = predict.predict(
-            model,
-            normalize,
-            images,
-            data.val_rows,
-            task,
-            device,
-            batch_size=cfg.eval_batch_size,
-            precision=cfg.precision,
-            channels_last=cfg.channels_last,
-            desc=None,
-        )
-        if task == "identity":  # scored by each embedding's similarity to the loss's class centres
-            with torch.no_grad():
-                centres = losses.class_scores(criterion, torch.from_numpy(val_scores).to(device)).cpu().numpy()
-            score = metric(data.val_targets, centres)
-        else:
-            score = metric(data.val_targets, val_scores)
-        lr = optimizer.param_groups[0]["lr"]
+        measures, val_scores = validate(model, criterion, normalize, images, data, task, cfg, device)
+        score, lr = measures[cfg.metric], optimizer.param_groups[0]["lr"]
         # best-epoch selection picks on the very rows the fold's CV is then measured on
-        if cfg.select == "last" or score > best["metric"] or best["state_dict"] is None:
+        kept = measures[select_by] * (-1 if select_by == "val_loss" else 1)
+        if cfg.select == "last" or kept > best.get("kept", -math.inf) or best["state_dict"] is None:
             best = {
+                "kept": kept,
                 "metric": score,
                 "epoch": epoch,
                 "val_scores": torch.from_numpy(val_scores),
@@ -496,22 +482,22 @@ def train_fold(
             {
                 "epoch": epoch + 1,
                 "train_loss": train_loss,
-                cfg.metric: score,
+                **measures,
                 "lr": lr,
                 "images_per_s": images_per_s,
                 "seconds": time.perf_counter() - started,
             }
         )
         log.info(
-            "%s: epoch %d/%d train_loss %.4f %s %.4f lr %.2e %.0f img/s (kept %.4f of epoch %d)",
+            "%s: epoch %d/%d train_loss %.4f %s lr %.2e %.0f img/s (kept %s %.4f of epoch %d)",
             name,
             epoch + 1,
             cfg.epochs,
             train_loss,
-            cfg.metric,
-            score,
+            " ".join(f"{key} {value:.4f}" for key, value in measures.items()),
             lr,
             images_per_s,
+            cfg.metric,
             best["metric"],
             best["epoch"] + 1,
         )
@@ -536,6 +522,61 @@ def train_fold(
         "best_epoch": best["epoch"] + 1,
         "best_metric": best["metric"],
     }
+
+
+def selection_measure(cfg: TrainConfig, task: str) -> str:
+    """What ``select: best`` compares epochs by; a flat-threshold F1 is refused: an under-confident
+    multi-label model scores its best F1 at 0.5 when it is barely trained."""
+    if cfg.select == "last":
+        return "val_loss"  # compared, never chosen by
+    measure = cfg.metric if cfg.select_by == "metric" else cfg.select_by
+    known = ["val_loss", *validation_measures(cfg.metric, task)]
+    if measure == "macro_f1":
+        raise FoldwiseError(
+            f"train.select_by: macro_f1 at a flat 0.5 is no selection measure; use one of "
+            f"{[m for m in known if m != 'macro_f1']} (or train.select: last)"
+        )
+    if measure not in known:
+        raise FoldwiseError(f"train.select_by: unknown measure {measure!r}; known: {known}")
+    return measure
+
+
+def validation_measures(metric: str, task: str) -> list[str]:
+    """The measures of each epoch beside the validation loss: the metric, and for multi-label data the
+    threshold-free macro ROC AUC and average precision."""
+    extra = ["roc_auc", "average_precision"] if task == "multilabel" else []
+    return list(dict.fromkeys([metric, *extra]))
+
+
+@torch.no_grad()
+def validate(model, criterion, normalize, images, data: FoldData, task: str, cfg: TrainConfig, device) -> tuple:
+    """({"val_loss", measure: value, ...}, the validation scores) of one epoch's model on its fold.
+
+    The loss is the training loss over the whole validation fold (identity: over the images of
+    individuals that train in this fold); identity measures score each embedding by its
+    similarity to the loss's class centres.
+    """
+    raw = predict.predict(
+        *(model, normalize, images, data.val_rows, task, device),
+        batch_size=cfg.eval_batch_size,
+        precision=cfg.precision,
+        channels_last=cfg.channels_last,
+        desc=None,
+        activate=False,
+    )
+    outputs, targets = torch.from_numpy(raw).to(device), torch.as_tensor(np.array(data.val_targets), device=device)
+    if task == "identity":
+        known = targets >= 0
+        loss = criterion(outputs[known], targets[known]) if known.any() else torch.tensor(float("nan"))
+        scores = losses.class_scores(criterion, outputs).cpu().numpy()
+        kept = predict.activation(task)(outputs).cpu().numpy()  # the embeddings
+    else:
+        loss = criterion(outputs, targets)
+        scores = kept = predict.activation(task)(outputs).cpu().numpy()
+    measures = {"val_loss": float(loss)}
+    for name in validation_measures(cfg.metric, task):
+        measures[name] = metrics.create(name)(data.val_targets, scores)
+    return measures, kept
 
 
 def embedding_args(cfg: TrainConfig) -> dict:

@@ -84,6 +84,14 @@ def resolve_task_defaults(train):
         train["head"] = "embedding" if IDENTITY else "linear"
     if train["metric"] == "auto":
         train["metric"] = "map@5" if IDENTITY else "roc_auc"
+    if (
+        train["select"] == "best"
+        and (train["metric"] if train["select_by"] == "metric" else train["select_by"]) == "macro_f1"
+    ):
+        raise ValueError(
+            "config: train.select_by: macro_f1 at a flat 0.5 is no selection measure; "
+            "use val_loss, roc_auc or average_precision (or train.select: last)"
+        )
     if IDENTITY != (train["head"] == "embedding") or IDENTITY != (train["metric"] == "map@5"):
         fits = "head: embedding and metric: map@5" if IDENTITY else "a classifier head and roc_auc or macro_f1"
         raise ValueError(

@@ -73,6 +73,7 @@ if not IDENTITY:
         params:
             ensemble=config["ensemble"],
             metric=config["train"]["metric"],
+            task=DATASET["task"],
             teachers=config["distill"]["teachers"],
             select=config["train"]["select"],
             code=code_hash("ensemble", "metrics", "scores", "distill"),
@@ -84,6 +85,7 @@ rule write_labels:
     input:
         submission=filled(rules.mix_submissions.output.submission, setdir=""),
         oof=rules.mix_oof.output.oof,
+        mix_score=rules.mix_oof.output.score,
         manifest=filled(rules.build_manifest.output.manifest, split="train"),
     output:
         thresholds="results/thresholds.json",

@@ -72,6 +72,7 @@ if not IDENTITY:
             "../../envs/foldwise.yaml"
         params:
             metric=config["train"]["metric"],
+            task=DATASET["task"],
             teachers=config["distill"]["teachers"],
             select=config["train"]["select"],
             code=code_hash("metrics", "scores", "distill"),

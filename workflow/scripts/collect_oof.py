@@ -8,7 +8,7 @@ with artifacts.script_log(snakemake.log[0]) as log:
     oof = pd.concat([artifacts.read_table(path) for path in snakemake.input.oof], ignore_index=True)
     hard = manifest.label_table(artifacts.read_table(snakemake.input.manifest), "train")
     score = {
-        **scores.cv_score(oof, hard, snakemake.params.metric),
+        **scores.cv_score(oof, hard, snakemake.params.metric, snakemake.params.task),
         **distill.cv_caveat(snakemake.wildcards.stage, snakemake.params.teachers, snakemake.params.select),
     }
     log.info(

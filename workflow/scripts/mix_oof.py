@@ -10,7 +10,7 @@ with artifacts.script_log(snakemake.log[0]) as log:
     artifacts.write_table(mixed, snakemake.output.oof)
     hard = manifest.label_table(artifacts.read_table(snakemake.input.manifest), "train")
     score = {
-        **scores.cv_score(mixed, hard, snakemake.params.metric),
+        **scores.cv_score(mixed, hard, snakemake.params.metric, snakemake.params.task),
         **distill.cv_caveat("mix", snakemake.params.teachers, snakemake.params.select),
     }
     log.info("mix (%s): CV %s %.4f", method, score["metric"], score["cv"])

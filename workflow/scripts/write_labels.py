@@ -18,8 +18,9 @@ with artifacts.script_log(snakemake.log[0]) as log:
     out_of_fold = thresholds.out_of_fold_f1(
         settings["method"], truth, oof_scores, oof.fold.to_numpy(), settings["rates"], settings["at_least_one"]
     )
-    # "out_of_fold": thresholds chosen without the scored fold's labels (the honest figure);
-    # "in_sample": fitted and scored on the same rows (optimistic, for comparison)
+    # "out_of_fold": thresholds chosen without the scored fold's labels; "in_sample": fitted and
+    # scored on the same rows (optimistic). Both inherit the mixed OOF's own bias (distilled OOF)
+    mix = artifacts.read_json(snakemake.input.mix_score)
     report = {
         "method": settings["method"],
         "classes": classes,
@@ -29,6 +30,8 @@ with artifacts.script_log(snakemake.log[0]) as log:
             "in_sample": metrics.macro_f1(truth, in_sample),
             "flat_0.5": metrics.macro_f1(truth, oof_scores, 0.5),
         },
+        "biased": mix["biased"],
+        **({"note": f"fitted and scored on the mixed OOF, itself {mix['note']}"} if mix["biased"] else {}),
     }
     log.info(
         "OOF macro F1: %.4f with %s thresholds chosen out of fold (%.4f in sample), %.4f at a flat 0.5",
