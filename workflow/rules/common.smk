@@ -35,6 +35,8 @@ def demo_dataset():
         "group_column": None,
         "channels": None,
         "boxes": None,
+        "test_images": None,
+        "bit_depth": "auto",
     }
     if config["demo"]["layout"] == "identity":  # Happywhale's files: ids are file names
         images = "resources/demo/images/{id}"
