@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from test_workflow import job_counts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,9 +30,9 @@ def preset_augment(preset: str, crop: int) -> list[dict]:
     return [{**e, "height": crop, "width": crop} if e["name"] == "RandomCrop" else e for e in entries]
 
 
-def run(tmp_path: Path, preset: str, overrides: dict) -> Path:
+def run(tmp_path: Path, preset: str, overrides: dict, *args: str, name: str = "small") -> Path:
     workdir = tmp_path / "run"
-    small = tmp_path / "small.yaml"
+    small = tmp_path / f"{name}.yaml"
     small.write_text(yaml.safe_dump(overrides))
     cmd = [
         sys.executable,
@@ -48,9 +49,11 @@ def run(tmp_path: Path, preset: str, overrides: dict) -> Path:
         "--configfile",
         str(ROOT / "config/presets" / preset),
         str(small),
+        *args,
     ]
     result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=540)
     assert result.returncode == 0, result.stdout[-5000:]
+    run.output = result.stdout
     return workdir / "results"
 
 
@@ -96,6 +99,18 @@ def test_hpa_2018_preset(tmp_path):
     assert len(neighbours) == 20 and neighbours.similarity.between(-1.001, 1.001).all()
     embedding = __import__("torch").load(results / "models/groups/fold0/model.pt", weights_only=True)
     assert embedding["meta"]["head"] == "embedding" and embedding["meta"]["task"] == "identity"
+
+    # a new replacement threshold reruns the replacement alone; turning it off touches no classifier job
+    run(
+        tmp_path,
+        "hpa_2018.yaml",
+        {**overrides, "label_replacement": {**overrides["label_replacement"], "threshold": 0.9}},
+        "-n",
+        name="threshold",
+    )
+    assert job_counts(run.output) == {"replace_labels": 1, "all": 1}, run.output[-3000:]
+    run(tmp_path, "hpa_2018.yaml", {**overrides, "label_replacement": {"enabled": False}}, "-n", name="off")
+    assert "Nothing to be done" in run.output, run.output[-3000:]
     labels = pd.read_csv(results / "submission_labels.csv", dtype=str)
     assert labels.columns.tolist() == ["Id", "Predicted"] and len(labels) == 20
     assert all(label.strip() and all(0 <= int(k) < 6 for k in label.split()) for label in labels.Predicted)

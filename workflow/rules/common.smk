@@ -259,6 +259,8 @@ def training_inputs(wildcards):
     """Distillation trains on the soft labels, the pseudo stage on the test rows' pseudo-labels (and so
     on the test cache too); both stages add the kept external rows."""
     inputs = {"external_kept": kept_external(wildcards)}
+    if wildcards.stage == "groups":  # one sample of a group validated against the rest (split_group_folds)
+        inputs["group_folds"] = "results/data/group_folds.parquet"
     if wildcards.stage == "pseudo":
         inputs["soft_labels"] = rules.make_pseudo_labels.output.labels
         inputs["test_images"] = filled(rules.cache_images.output.images, size=SIZE, split="test")

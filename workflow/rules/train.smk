@@ -25,10 +25,9 @@ rule train_fold:
         images=expand(rules.cache_images.output.images, size=SIZE, split="train"),
         index=expand(rules.cache_images.output.index, size=SIZE, split="train"),
         stats=rules.compute_stats.output.stats,
-        # the groups embedding validates one sample of a group against the rest (rule split_group_folds)
-        folds=lambda wildcards: (
-            "results/data/group_folds.parquet" if wildcards.stage == "groups" else "results/data/folds.parquet"
-        ),
+        # a plain path, not an input function: a function's input counts as updated when the duplicates
+        # checkpoint reruns, even where the folds stayed the same (the groups' folds: training_inputs)
+        folds=rules.split_folds.output.folds,
     output:
         model="results/models/{stage}/fold{fold}/model.pt",
         history="results/models/{stage}/fold{fold}/history.csv",

@@ -20,7 +20,7 @@ with artifacts.script_log(snakemake.log[0]) as log:
     data = train.prepare_fold(
         table,
         index,
-        distill.teacher_folds(read(inputs.folds), stage),
+        distill.teacher_folds(read(inputs.get("group_folds", inputs.folds)), stage),
         fold,
         soft_labels=read(inputs.soft_labels) if stage in ("distill", "pseudo") else None,
         external_kept=read(inputs.external_kept) if inputs.external_kept else None,
