@@ -1,7 +1,8 @@
 import numpy as np
 import pandas as pd
+import pytest
 
-from foldwise import metrics, neighbours
+from foldwise import FoldwiseError, metrics, neighbours
 
 
 def case(n=400, classes=5, seed=0):
@@ -65,3 +66,20 @@ def test_a_share_of_the_test_rows_sets_the_threshold():
 def test_nearest_takes_each_querys_most_similar_sample():
     ranked = pd.DataFrame({"id": ["q1", "q1", "q2"], "individual": ["a", "b", "c"], "similarity": [0.4, 0.8, 0.3]})
     assert neighbours.nearest(ranked).values.tolist() == [["q1", "b", 0.8], ["q2", "c", 0.3]]
+
+
+def test_group_top1_counts_only_rows_whose_group_is_in_their_folds_gallery():
+    folds = pd.DataFrame({"id": ["a1", "a2", "a3", "b1", "c1", "d1", "d2"], "fold": [0, 0, 1, 0, 1, 0, 0]})
+    group = pd.Series(["A", "A", "A", "B", "C", "D", "D", "C"], index=[*folds.id, "x1"])  # x1: kept external
+    # a1, a2 find A (right), a3 finds B (wrong); b1 and the d's cannot be right; c1 finds its external C
+    nearest = pd.Series(["A", "A", "B", "A", "C", "D", "D"], index=folds.id)
+    score = neighbours.group_top1(folds, nearest, group, kept=["x1"])
+    assert score == {"top1": 0.75, "folds": [1.0, 0.5], "rows": 4}
+    assert neighbours.group_top1(folds, nearest, group, kept=[])["rows"] == 3  # c1 has no gallery sample
+
+
+def test_group_top1_refuses_groups_that_never_span_two_folds():
+    folds = pd.DataFrame({"id": ["a", "b"], "fold": [0, 1]})
+    group = pd.Series(["A", "B"], index=["a", "b"])
+    with pytest.raises(FoldwiseError, match="group_column"):
+        neighbours.group_top1(folds, pd.Series(["A", "B"], index=["a", "b"]), group, kept=[])

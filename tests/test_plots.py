@@ -291,3 +291,45 @@ def test_scores_table_of_identities_and_their_baselines():
     assert np.isnan(table.threshold[1]) and table.threshold[2] == 0.97 and table["fold 1"][0] == 0.3
     page = plots.html_table(table, "scores")
     assert "0.9700" in page and "nan" not in page  # a baseline without folds leaves its cells empty
+
+
+def test_replacement_curve_draws_the_fitted_curve_and_the_share_of_the_test_replaced():
+    score = {
+        "curve": {"threshold": [0.2, 0.5, 0.8], "macro_f1": [0.4, 0.7, 0.6]},
+        "cv_without": 0.55,
+        "cv": 0.66,
+        "threshold": 0.5,
+    }
+    figure = plots.replacement_curve(score, np.array([0.1, 0.5, 0.6, 0.9]), "t")
+    curve, without, applied = figure.axes[0].get_lines()
+    assert curve.get_ydata().tolist() == [0.4, 0.7, 0.6] and without.get_ydata()[0] == 0.55
+    assert applied.get_xdata()[0] == 0.5 and "0.6600 out of fold" in applied.get_label()
+    (share,) = figure.axes[1].get_lines()
+    assert share.get_ydata().tolist() == [0.75, 0.75, 0.25]  # similarity >= threshold
+    assert "optimistic" in curve.get_label()
+    # share 0 of the test: an infinite threshold, no line for it
+    assert len(plots.replacement_curve({**score, "threshold": np.inf}, np.array([0.3]), "t").axes[0].get_lines()) == 2
+
+
+def test_replaced_examples_show_changed_labels_first_nearest_the_threshold_first():
+    test = pd.DataFrame(
+        {
+            "id": ["t1", "t2", "t3", "t4", "t5"],
+            "neighbour": ["a", "b", "c", "d", "e"],
+            "similarity": [0.95, 0.7, 0.8, 0.75, 0.3],
+            "labels": ["1", "0 2", "3", "4", "5"],
+        }
+    )
+    classifier = pd.Series({"t1": "0", "t2": "0 2", "t3": "1", "t4": "4", "t5": "0"})
+    examples = plots.replaced_examples(test, classifier, threshold=0.7, limit=3)
+    assert examples.id.tolist() == ["t3", "t1", "t2"]  # changed (0.8, 0.95), then unchanged by similarity
+    cells = plots.replaced_cells(examples.head(1), lambda sample_id: np.full((2, 2, 3), ord(sample_id[-1]), np.uint8))
+    assert [caption for _, caption in cells] == ["test t3\nclassifier: 1", "c sim 0.800\nlabels: 3"]
+    assert cells[1][0][0, 0, 0] == ord("c")
+
+
+def test_image_lookup_finds_each_id_in_its_own_cache():
+    train = (np.zeros((2, 2, 2, 1), np.uint8), pd.DataFrame({"id": ["a", "b"]}))
+    test = (np.full((1, 2, 2, 1), 200, np.uint8), pd.DataFrame({"id": ["t"]}))
+    image_of = plots.image_lookup([train, test], ["grey"])
+    assert image_of("t").shape == (2, 2, 3) and image_of("t").max() == 200 and image_of("b").max() == 0

@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from PIL import Image
 from test_workflow import job_counts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,6 +101,13 @@ def test_hpa_2018_preset(tmp_path):
     assert len(neighbours) == 20 and neighbours.similarity.between(-1.001, 1.001).all()
     embedding = __import__("torch").load(results / "models/groups/fold0/model.pt", weights_only=True)
     assert embedding["meta"]["head"] == "embedding" and embedding["meta"]["task"] == "identity"
+    run(tmp_path, "hpa_2018.yaml", overrides, "-n", "--", "plots")  # the report plans every submission's table
+    assert "wildcards: submission=submission_labels_nn" in run.output and "rule plot_label_replacement:" in run.output
+    plots = ["results/plots/nn/f1_thresholds.png", "results/plots/nn/replaced_samples.png"]
+    run(tmp_path, "hpa_2018.yaml", overrides, "--", *plots)
+    assert job_counts(run.output) == {"plot_label_replacement": 1}, run.output[-3000:]
+    for plot in plots:
+        assert np.asarray(Image.open(results.parent / plot).convert("L"), dtype=float).std() > 10, plot
 
     # a new replacement threshold reruns the replacement alone; turning it off touches no classifier job
     run(

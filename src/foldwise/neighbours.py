@@ -24,6 +24,34 @@ def nearest(ranked: pd.DataFrame) -> pd.DataFrame:
     return first.rename(columns={"individual": "neighbour"})[["id", "neighbour", "similarity"]].reset_index(drop=True)
 
 
+def group_top1(folds: pd.DataFrame, nearest_group: pd.Series, group: pd.Series, kept: list) -> dict:
+    """Validation top-1 of the groups embedding: the share of out-of-fold rows whose nearest sample is
+    of their own group, over the rows that can be right (their group has a sample in their fold's
+    gallery: in another fold, or a kept external sample; a group seen in one fold only has none).
+
+    Args:
+        folds: id, fold of every training row (the groups' folds).
+        nearest_group: by id, the group of each row's nearest sample.
+        group: by id, every train and external sample's group.
+        kept: the external ids kept in every fold's gallery.
+    Returns: {"top1", "folds": per-fold top-1, "rows": rows counted}.
+    """
+    rows = folds.assign(group=folds.id.map(group))
+    in_own_fold = rows.groupby(["group", "fold"]).id.transform("size")
+    known = (rows.groupby("group").id.transform("size") > in_own_fold) | rows.group.isin(set(group[list(kept)]))
+    right = rows.assign(right=rows.id.map(nearest_group) == rows.group)[known]
+    if right.empty:
+        raise FoldwiseError(
+            "label replacement: no group has samples in two folds, so no validation row can find its own "
+            "group (dataset.group_column: are the group ids right?)"
+        )
+    return {
+        "top1": float(right.right.mean()),
+        "folds": right.groupby("fold").right.mean().round(6).tolist(),
+        "rows": int(known.sum()),
+    }
+
+
 def replace(
     decisions: np.ndarray, neighbour_labels: np.ndarray, similarity: np.ndarray, threshold: float
 ) -> np.ndarray:

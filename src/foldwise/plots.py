@@ -4,7 +4,8 @@ Each function takes arrays or DataFrames and returns a matplotlib ``Figure`` (or
 ``save_figure`` and ``save_html`` write them atomically. Images come from the image cache (what
 the models saw); 4-channel HPA images are shown as RGB composites. Identities (Happywhale) have
 their own two: MAP@5 against the ``new_individual`` threshold, and the worst out-of-fold queries
-beside their nearest gallery images.
+beside their nearest gallery images; HPA's label replacement two: macro F1 against its similarity
+threshold, and replaced test samples beside their nearest samples.
 """
 
 from __future__ import annotations
@@ -245,6 +246,66 @@ def worst_samples(oof: pd.DataFrame, hard: pd.DataFrame, task: str, limit: int) 
 def pick(images: np.ndarray, index: pd.DataFrame, ids) -> np.ndarray:
     """The cache rows of ``ids`` (the cache index lists one id per row)."""
     return images[pd.Index(index.id).get_indexer(list(ids))]
+
+
+def image_lookup(caches: list[tuple[np.ndarray, pd.DataFrame]], channels: list[str]):
+    """``image_of(id)``: a sample's RGB image from whichever cache (images, index) holds it (train
+    and external rows sit in the train split's cache, test rows in the test split's)."""
+    where = {sample_id: n for n, (_, index) in reversed(list(enumerate(caches))) for sample_id in index.id}
+
+    def image_of(sample_id):
+        images, index = caches[where[sample_id]]
+        return to_rgb(pick(images, index, [sample_id])[0], channels)
+
+    return image_of
+
+
+# -- label replacement (HPA 2018): F1 against the similarity threshold, replaced samples -------
+
+
+def replacement_curve(score: dict, test_similarity: np.ndarray, title: str) -> Figure:
+    """Out-of-fold macro F1 with the nearest sample's labels replacing the classifier's, against
+    the similarity threshold (results/scores/nn.json's curve: fitted on all OOF rows, so
+    optimistic), the classifier's alone, the threshold applied, and on a second axis the share of
+    the test each threshold would replace (the write-up's insensitivity shows as a flat top)."""
+    grid, f1 = np.asarray(score["curve"]["threshold"]), np.asarray(score["curve"]["macro_f1"])
+    figure = Figure(layout="constrained", figsize=(7, 4.5))
+    ax = figure.subplots()
+    ax.plot(grid, f1, color="tab:blue", label="with replacement (in sample: optimistic)")
+    ax.axhline(score["cv_without"], color="grey", linestyle="--", label=f"classifier alone {score['cv_without']:.4f}")
+    if np.isfinite(score["threshold"]):
+        applied = f"applied {score['threshold']:.3f}: CV {score['cv']:.4f} out of fold"
+        ax.axvline(score["threshold"], color="black", linestyle=":", label=applied)
+    ax.set(xlabel="similarity threshold (replace at or above)", ylabel="OOF macro F1", title=title)
+    ax.grid(alpha=0.3)
+    share = ax.twinx()
+    ordered = np.sort(np.asarray(test_similarity, np.float64))
+    share.plot(grid, 1 - np.searchsorted(ordered, grid, side="left") / max(len(ordered), 1), color="tab:orange")
+    share.set_ylabel("share of the test replaced", color="tab:orange")
+    share.set_ylim(0, 1.02)
+    ax.legend(fontsize="small", loc="lower left")
+    return figure
+
+
+def replaced_examples(test: pd.DataFrame, classifier: pd.Series, threshold: float, limit: int) -> pd.DataFrame:
+    """The ``limit`` replaced test samples most worth a look: those whose labels the replacement
+    changed first, least similar (nearest the threshold) first; ``test`` is results/neighbours.parquet
+    (id, neighbour, similarity, labels), ``classifier`` the classifier's labels by id."""
+    replaced = test[test.similarity >= threshold].assign(classifier=lambda t: t.id.map(classifier).fillna(""))
+    replaced = replaced.assign(unchanged=replaced.classifier == replaced["labels"])
+    return replaced.sort_values(["unchanged", "similarity", "id"]).head(limit).reset_index(drop=True)
+
+
+def replaced_cells(examples: pd.DataFrame, image_of) -> list[tuple[np.ndarray, str]]:
+    """Gallery cells, two per example: the test sample with the classifier's labels, then its nearest
+    sample with the labels it gave."""
+    cells = []
+    for row in examples.itertuples(index=False):
+        cells.append((image_of(row.id), f"test {row.id}\nclassifier: {row.classifier or '-'}"))
+        cells.append(
+            (image_of(row.neighbour), f"{row.neighbour} sim {row.similarity:.3f}\nlabels: {row.labels or '-'}")
+        )
+    return cells
 
 
 # -- identities: the new_individual threshold and the worst queries ---------------------------

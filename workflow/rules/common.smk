@@ -123,7 +123,7 @@ wildcard_constraints:
     setdir="({})?".format("|".join(f"predict/{name}/" for name in PREDICT_SETS)),
     model=r"[\w.-]+",  # a timm model name, possibly with a tag: seresnext50_32x4d.racm_in1k
     oof="|".join(OOF_STAGES),
-    submission=r"submission(_distill|_pseudo|_mix|_labels)?",
+    submission=r"submission(_distill|_pseudo|_mix|_labels|_nn|_labels_nn)?",
 
 
 def demo_outputs():
@@ -306,7 +306,7 @@ def report_plots():
     """Every plot of the report, by task: scores, training curves, submissions and (with external
     data) the dedup galleries for all; identities then add MAP@5 against the new_individual
     threshold and each stage's worst queries, classes the ROC curves, the confusion matrix or the
-    F1 thresholds, and the Grad-CAM worst samples."""
+    F1 thresholds, and the Grad-CAM worst samples; label replacement its F1 curve and replaced samples."""
     submissions = [*SUBMISSION.values(), *(path for path in final_outputs() if path.endswith(".csv"))]
     names = list(dict.fromkeys(Path(path).stem for path in submissions))  # identities: final outputs list them too
     plots = [
@@ -330,6 +330,8 @@ def report_plots():
         plots += [rules.plot_thresholds.output.figure]
     if DATASET.get("external"):
         plots += [rules.plot_duplicates.output.pairs, rules.plot_duplicates.output.dropped]
+    if REPLACE_LABELS:
+        plots += [rules.plot_label_replacement.output.curve, rules.plot_label_replacement.output.gallery]
     return plots
 
 

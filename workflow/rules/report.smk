@@ -2,7 +2,7 @@
 # own rule under results/plots/, so that a new report redraws only what changed. Grouped in
 # the report by category (what) and subcategory (which stage). Identities (Happywhale) draw the
 # retrieval plots (plot_identity_thresholds, plot_worst_queries) in place of ROC, confusion,
-# F1 thresholds and Grad-CAM (report_plots chooses).
+# F1 thresholds and Grad-CAM (report_plots chooses); HPA's label replacement adds its own two.
 
 # what every plot job runs: foldwise.plots and the modules it imports
 PLOT_CODE = ("plots", "thresholds", "retrieval", "metrics")
@@ -10,7 +10,11 @@ PLOT_CODE = ("plots", "thresholds", "retrieval", "metrics")
 
 rule tabulate_scores:
     input:
-        scores=[*expand(rules.collect_oof.output.score, stage=STAGES), rules.mix_oof.output.score],
+        scores=[
+            *expand(rules.collect_oof.output.score, stage=STAGES),
+            rules.mix_oof.output.score,
+            *([rules.replace_labels.output.score] if REPLACE_LABELS else []),
+        ],
         baselines=[rules.score_baselines.output.score] if IDENTITY else [],
     output:
         table=report("results/plots/scores.html", caption="../report/scores.rst", category="Scores"),
@@ -202,6 +206,41 @@ rule plot_worst_queries:
         code=code_hash(*PLOT_CODE, "manifest", "cache"),
     script:
         "../scripts/plot_worst_queries.py"
+
+
+if REPLACE_LABELS:
+
+    rule plot_label_replacement:
+        input:
+            score=rules.replace_labels.output.score,
+            neighbours=rules.find_neighbours.output.neighbours,
+            labels=rules.write_labels.output.labels,
+            manifest=filled(rules.build_manifest.output.manifest, split="train"),
+            images=expand(rules.cache_images.output.images, size=SIZE, split=["train", "test"]),
+            index=expand(rules.cache_images.output.index, size=SIZE, split=["train", "test"]),
+        output:
+            curve=report(
+                "results/plots/nn/f1_thresholds.png",
+                caption="../report/replacement_f1.rst",
+                category="Label replacement",
+            ),
+            gallery=report(
+                "results/plots/nn/replaced_samples.png",
+                caption="../report/replaced_samples.rst",
+                category="Label replacement",
+            ),
+        log:
+            "results/logs/plot_label_replacement.log",
+        benchmark:
+            "results/benchmarks/plot_label_replacement.tsv"
+        conda:
+            "../../envs/foldwise.yaml"
+        params:
+            id_column=DATASET["id_column"],
+            limit=config["report"]["gallery_size"],
+            code=code_hash(*PLOT_CODE, "manifest", "cache"),
+        script:
+            "../scripts/plot_label_replacement.py"
 
 
 rule plot_duplicates:

@@ -21,18 +21,12 @@ with artifacts.script_log(snakemake.log[0]) as log:
     for part in (test, oof):
         part["group"] = group[part.neighbour].to_numpy()
         part["labels"] = thresholds.as_indices(labels.loc[part.neighbour].to_numpy() >= 0.5)
-    # validated: rows whose group has a sample in their fold's gallery (a group seen once has none)
-    rows = read(snakemake.input.folds).assign(group=lambda t: t.id.map(group))
-    in_own_fold = rows.groupby(["group", "fold"]).id.transform("size")
-    known = (rows.groupby("group").id.transform("size") > in_own_fold) | rows.group.isin(set(group[kept]))
-    right = rows.assign(right=rows.id.map(oof.set_index("id").group) == rows.group)[known]
-    top1, per_fold = float(right.right.mean()), right.groupby("fold").right.mean().round(6).tolist()
+    score = neighbours.group_top1(read(snakemake.input.folds), oof.set_index("id").group, group, kept)
     log.info(
         "groups embedding: top-1 group of the nearest sample %.4f out of fold; test mean similarity %.3f",
-        top1,
+        score["top1"],
         test.similarity.mean(),
     )
     artifacts.write_table(test, snakemake.output.neighbours)
     artifacts.write_table(oof, snakemake.output.oof)
-    score = {"metric": "top1_group", "top1": top1, "folds": per_fold, "rows": int(known.sum())}  # validated rows
-    artifacts.write_json(score, snakemake.output.score)
+    artifacts.write_json({"metric": "top1_group", **score}, snakemake.output.score)

@@ -1,11 +1,13 @@
-"""The cross-validation scores of every stage and fold, as an HTML table (identities: and the baselines)."""
+"""The cross-validation scores of every stage and fold, as an HTML table (identities: and the baselines;
+label replacement: the mix with the nearest samples' labels)."""
 
 from pathlib import Path
 
 from foldwise import artifacts, plots
 
 with artifacts.script_log(snakemake.log[0]):
-    scores = {Path(path).stem: artifacts.read_json(path) for path in snakemake.input.scores}
+    named = {"nn": "mix + nearest-sample labels"}  # HPA's label replacement (results/scores/nn.json)
+    scores = {named.get(Path(p).stem, Path(p).stem): artifacts.read_json(p) for p in snakemake.input.scores}
     if snakemake.input.baselines:
         scores |= plots.baseline_scores(artifacts.read_json(snakemake.input.baselines[0]))
     plots.save_html(plots.html_table(plots.scores_table(scores), "cross-validation scores"), snakemake.output.table)
