@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from foldwise import cache, manifest, predict, stats
+from foldwise import FoldwiseError, cache, manifest, predict, stats
 
 
 def test_cache_rows_follow_the_manifest(demo_manifest, tmp_path):
@@ -21,8 +21,6 @@ def test_cache_rows_follow_the_manifest(demo_manifest, tmp_path):
 
 
 def test_a_truncated_image_fails_the_cache_and_leaves_no_file(demo_manifest, tmp_path):
-    from foldwise import FoldwiseError
-
     table = demo_manifest.head(5).copy()
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(open(table["path:image"].iloc[3], "rb").read()[:400])
@@ -37,6 +35,21 @@ def test_fit_transposes_portrait_images():
     portrait[:, :5] = 255
     out = cache.fit(portrait, (20, 40), transpose_portrait=True)
     assert out.shape == (20, 40, 1) and out[:5].mean() == 255
+
+
+def test_pad_letterboxes_and_crop_cuts_the_centre_keeping_the_aspect():
+    wide = np.full((20, 80, 1), 200, np.uint8)  # 1:4, into a square
+    wide[:, :10] = 50  # the left edge
+    padded = cache.fit(wide, (40, 40), resize="pad")
+    assert padded.shape == (40, 40, 1)
+    assert (padded[:15] == 0).all() and (padded[-15:] == 0).all()  # black bands above and below
+    assert padded[15:25, 10:].min() == 200 and padded[15:25, :5].max() == 50  # the whole image, 10 px high
+    cropped = cache.fit(wide, (40, 40), resize="crop")
+    assert (cropped == 200).all()  # the centre 20x20, the dark left edge cut off, no band
+    stretched = cache.fit(wide, (40, 40))
+    assert stretched[:, :5].max() == 50 and (stretched[:, 6:] > 150).all()  # the edge spread to 5 px
+    with pytest.raises(FoldwiseError, match="cache.resize must be one of stretch, pad, crop"):
+        cache.fit(wide, (40, 40), resize="fill")
 
 
 def test_channel_stats_against_numpy():

@@ -59,7 +59,10 @@ def test_more_folds_than_the_rarest_class_is_an_error():
     ids, labels = dataset(n=30)
     labels[:, 1] = 0
     labels[:2] = [0, 1, 0, 0]
-    with pytest.raises(FoldwiseError, match=r"class 'b' has only 2 training row\(s\)"):
+    with pytest.raises(FoldwiseError, match=r"class 'b' has only 2 training row\(s\); lower folds.k to at most 2"):
+        folds.split(ids, labels, 5, seed=0, classes=["a", "b", "c", "d"])
+    labels[1] = [1, 0, 0, 0]  # one row of b: no valid folds.k (the schema wants 2 or more) would do
+    with pytest.raises(FoldwiseError, match=r"has only 1 training row\(s\); add samples of it or remove its row"):
         folds.split(ids, labels, 5, seed=0, classes=["a", "b", "c", "d"])
 
 

@@ -101,10 +101,55 @@ def test_a_wrong_label_column_is_one_error_naming_it(tmp_path):
     with pytest.raises(FoldwiseError) as error:
         manifest.build(spec)
     assert str(error.value) == (
-        f"{spec.train}: label column 'Target' holds no list of class indices in any row "
-        "(first values 'checked', 'blurry', 'n/a'); dataset.num_classes 4 expects "
-        "space-separated indices 0..3"
+        f"{spec.train}: label column 'Target' names none of the 4 classes (0, 1, 2, 3) in any row "
+        "(first values 'checked', 'blurry', 'n/a'); leave dataset.num_classes out to take the classes "
+        "from train.csv, or list them in dataset.classes"
     )
+
+
+def label_dataset(root, labels, **settings):
+    """A train.csv of ``file,label`` rows (one image per row) and its Dataset."""
+    spec = write_dataset(root, [], ["t1"], classes=())
+    ids = [f"s{i}" for i in range(len(labels))]
+    for sample_id in ids:
+        Image.fromarray(np.full((30, 40, 3), 100, np.uint8)).save(root / "img" / f"{sample_id}.png")
+    pd.DataFrame({"name": ids, "label": labels}).to_csv(spec.train, index=False)
+    return manifest.Dataset(**{**spec.__dict__, "label_column": "label", **settings})
+
+
+def test_integer_labels_are_classes_0_to_max_without_num_classes(tmp_path):
+    table = manifest.build(label_dataset(tmp_path, ["2", "0", "3", "03"]))  # Cassava: image_id,label
+    assert manifest.classes(table) == ["0", "1", "2", "3"]  # 1 has no row: still a class
+    assert manifest.labels(table[table.split == "train"]).argmax(1).tolist() == [2, 0, 3, 3]
+
+
+def test_class_names_are_sorted_or_in_the_order_dataset_classes_gives(tmp_path):
+    table = manifest.build(label_dataset(tmp_path, ["dog", "cat", "dog", "bird"]))
+    assert manifest.classes(table) == ["bird", "cat", "dog"]
+    assert manifest.labels(table[table.split == "train"]).argmax(1).tolist() == [2, 1, 2, 0]
+    table = manifest.build(label_dataset(tmp_path, ["dog", "cat", "dog", "bird"], classes=["dog", "cat", "bird"]))
+    assert manifest.classes(table) == ["dog", "cat", "bird"]
+    assert manifest.labels(table[table.split == "train"]).argmax(1).tolist() == [0, 1, 0, 2]
+
+
+def test_multi_label_names_separated_by_spaces(tmp_path):
+    table = manifest.build(label_dataset(tmp_path, ["rust scab", "healthy", "scab"], task="multilabel"))
+    assert manifest.classes(table) == ["healthy", "rust", "scab"]
+    assert manifest.labels(table[table.split == "train"]).tolist() == [[0, 1, 1], [1, 0, 0], [0, 0, 1]]
+
+
+def test_a_label_outside_the_given_classes_is_a_bad_row(tmp_path):
+    spec = label_dataset(tmp_path, ["dog", "cat", "cow", "dog cat"], classes=["cat", "dog"])
+    with pytest.raises(FoldwiseError) as error:
+        manifest.build(spec)
+    assert "line 4 (id 's2'): label(s) ['cow'] of 'cow' are not among the classes" in str(error.value)
+    assert "line 5 (id 's3'): single-label row needs exactly one class, has 'dog cat'" in str(error.value)
+    assert manifest.build(spec, drop_bad_rows=True).id.tolist() == ["s0", "s1", "t1"]
+
+
+def test_a_label_column_of_one_class_says_what_fixes_it(tmp_path):
+    with pytest.raises(FoldwiseError, match=r"names 1 class\(es\) \(\['cat'\]\).*dataset.classes"):
+        manifest.build(label_dataset(tmp_path, ["cat", "cat"]))
 
 
 def test_test_ids_in_train_and_escaping_ids(tmp_path):
@@ -141,11 +186,54 @@ def test_external_csv_without_a_class_column(tmp_path):
         manifest.build(spec)
 
 
-def test_channel_count_must_match(tmp_path):
+def test_gray_and_rgba_files_among_rgb_ones_are_converted_unless_turned_off(tmp_path, caplog):
+    from foldwise import images
+
     spec = write_dataset(tmp_path, GOOD, ["t1"])
-    Image.fromarray(np.zeros((30, 40), np.uint8)).save(tmp_path / "img" / "s2.png")  # grayscale
-    with pytest.raises(FoldwiseError, match="s2.png: image has 1 channel"):
+    Image.fromarray(np.full((30, 40), 7, np.uint8)).save(tmp_path / "img" / "s2.png")  # grayscale
+    rgba = np.dstack([np.full((30, 40, 3), (10, 20, 30), np.uint8), np.full((30, 40), 99, np.uint8)])
+    Image.fromarray(rgba).save(tmp_path / "img" / "t1.png")  # a test row: never droppable
+    with caplog.at_level("INFO"):
+        table = manifest.build(spec)
+    assert "1 image file(s) of 1 channel(s) converted to 3" in caplog.text
+    assert "1 image file(s) of 4 channel(s) converted to 3" in caplog.text
+    paths = table.set_index("id")["path:image"]
+    assert images.read_sample([paths["s2"]], 3).reshape(-1, 3).tolist()[0] == [7, 7, 7]
+    assert images.read_sample([paths["t1"]], 3).reshape(-1, 3).tolist()[0] == [10, 20, 30]  # alpha dropped
+    gray = images.read_sample([paths["t1"]], 1)[0, 0, 0]
+    assert gray == round(0.299 * 10 + 0.587 * 20 + 0.114 * 30)  # ITU-R 601 luminance
+    with pytest.raises(FoldwiseError) as error:
+        manifest.build(spec, convert_channels=False)
+    assert "s2.png: image has 1 channel(s), the config expects 3; manifest.convert_channels: true converts it" in str(
+        error.value
+    )
+    assert "t1.png: image has 4 channel(s)" in str(error.value)
+
+
+def test_a_channel_count_no_conversion_makes_names_dataset_channels(tmp_path):
+    spec = manifest.Dataset(**{**write_dataset(tmp_path, GOOD, ["t1"]).__dict__, "channels": 4})
+    Image.fromarray(np.zeros((30, 40, 4), np.uint8)).save(tmp_path / "img" / "s1.png")
+    with pytest.raises(FoldwiseError) as error:
         manifest.build(spec)
+    assert "s2.png: image has 3 channel(s), the config expects 4; set dataset.channels: 3 if every image has 3" in str(
+        error.value
+    )
+
+
+def test_exif_orientation_is_applied_to_pixels_and_header_size(tmp_path):
+    from foldwise import images
+
+    pixels = np.zeros((20, 60, 3), np.uint8)
+    pixels[:, :30] = 255  # stored: bright left half, 20 high and 60 wide
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned 90 degrees clockwise: 60 high, 20 wide, bright top half
+    path = tmp_path / "phone.jpg"
+    Image.fromarray(pixels).save(path, exif=exif, quality=95)
+    shown = images.read_sample([str(path)], 3)
+    assert shown.shape == (60, 20, 3) and images.header_channels(path) == (3, (60, 20))
+    assert shown[:25].mean() > 200 and shown[35:].mean() < 50
+    drafted = images.read_sample([str(path)], 3, draft=(30, 10))
+    assert drafted.shape[0] > drafted.shape[1]  # the reduced decode is turned too
 
 
 def test_one_file_per_channel_and_multilabel_indices(tmp_path):

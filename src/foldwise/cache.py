@@ -18,19 +18,45 @@ from foldwise import FoldwiseError, artifacts, images, progress
 from foldwise import boxes as boxes_module
 from foldwise import manifest as manifest_module
 
+RESIZE = ("stretch", "pad", "crop")  # cache.resize
 
-def fit(image: np.ndarray, size: tuple[int, int], transpose_portrait: bool = False) -> np.ndarray:
-    """Resize an HxWxC image to ``size`` (h, w); portrait images are transposed first if asked."""
+
+def fit(
+    image: np.ndarray, size: tuple[int, int], transpose_portrait: bool = False, resize: str = "stretch"
+) -> np.ndarray:
+    """Resize an HxWxC image to ``size`` (h, w); portrait images are transposed first if asked.
+
+    ``resize``: ``stretch`` to the size whatever the aspect; ``pad`` scales the whole image to fit
+    inside and centres it on black (letterbox: nothing lost, nothing distorted); ``crop`` cuts the
+    centre of the image's aspect to the size's first (nothing distorted, the edges lost).
+    """
+    if resize not in RESIZE:
+        raise FoldwiseError(f"cache.resize must be one of {', '.join(RESIZE)}, got {resize!r}")
     if transpose_portrait and image.shape[0] > image.shape[1]:
         image = image.transpose(1, 0, 2)
     h, w = size
-    shrink = image.shape[0] >= h and image.shape[1] >= w
-    resized = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    return resized.reshape(h, w, image.shape[2])
+    if resize == "crop":
+        scale = min(image.shape[0] / h, image.shape[1] / w)  # the largest window of the size's aspect
+        ch, cw = max(round(h * scale), 1), max(round(w * scale), 1)
+        top, left = (image.shape[0] - ch) // 2, (image.shape[1] - cw) // 2
+        image = image[top : top + ch, left : left + cw]
+    inner = (h, w)
+    if resize == "pad":
+        scale = min(h / image.shape[0], w / image.shape[1])
+        inner = (min(max(round(image.shape[0] * scale), 1), h), min(max(round(image.shape[1] * scale), 1), w))
+    shrink = image.shape[0] >= inner[0] and image.shape[1] >= inner[1]
+    resized = cv2.resize(image, inner[::-1], interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    resized = resized.reshape(*inner, image.shape[2])
+    if inner == (h, w):
+        return resized
+    out = np.zeros((h, w, image.shape[2]), image.dtype)
+    top, left = (h - inner[0]) // 2, (w - inner[1]) // 2
+    out[top : top + inner[0], left : left + inner[1]] = resized
+    return out
 
 
 def _fill(args) -> None:
-    path, start, samples, channels, size, transpose_portrait, crops, depth = args
+    path, start, samples, channels, size, transpose_portrait, resize, crops, depth = args
     cache = np.load(path, mmap_mode="r+")
     for offset, paths in enumerate(samples):
         # ask the JPEG decoder for at least twice the target size: faster, still antialiased
@@ -38,7 +64,7 @@ def _fill(args) -> None:
         image = images.read_sample(paths, channels, draft, depth)
         if crops is not None and not np.isnan(crops["box"][offset, 0]):
             image = _crop(image, paths[0], crops, offset)
-        cache[start + offset] = fit(image, size, transpose_portrait)
+        cache[start + offset] = fit(image, size, transpose_portrait, resize)
     cache.flush()
 
 
@@ -64,6 +90,7 @@ def build(
     index_path: str | Path,
     threads: int = 1,
     transpose_portrait: bool = False,
+    resize: str = "stretch",
     chunk: int = 64,
     boxes: pd.DataFrame | None = None,
     margin: float = 0.0,
@@ -77,6 +104,7 @@ def build(
         images_path, index_path: the (N, H, W, C) uint8 .npy and its (id, split) index.
         threads: decoding processes.
         transpose_portrait: transpose portrait images to landscape before the resize.
+        resize: stretch, pad or crop to ``size`` (``fit``).
         chunk: samples per job.
         boxes: optional detector boxes (``boxes.read``: id, x0, y0, x1, y1, line; ``attrs["file"]``
             names the CSV): a sample with a box is cropped to it, one without is cached whole.
@@ -84,6 +112,7 @@ def build(
     """
     if margin < 0:
         raise FoldwiseError(f"the box margin must be at least 0, got {margin} (cache.box_margin)")
+    fit(np.zeros((1, 1, 1), np.uint8), (1, 1), resize=resize)  # a bad resize fails before any decoding
     samples = manifest_module.paths(manifest)
     crops = None
     if boxes is not None:
@@ -109,6 +138,7 @@ def build(
                 channels,
                 tuple(size),
                 transpose_portrait,
+                resize,
                 _slice(crops, s, chunk),
                 depth,
             )

@@ -62,9 +62,13 @@ def split(
     present = counts > 0
     if (counts[present] < k).any():
         rare = int(np.flatnonzero(present & (counts < k))[0])
+        fix = (
+            f"lower folds.k to at most {counts[rare]} or add samples"
+            if counts[rare] >= 2
+            else "add samples of it or remove its row from train.csv (one row cannot be both trained and validated)"
+        )
         raise FoldwiseError(
-            f"folds.k = {k} folds but class {classes[rare]!r} has only {counts[rare]} training "
-            f"row(s); lower folds.k to at most {counts[rare]} or add samples"
+            f"folds.k = {k} folds but class {classes[rare]!r} has only {counts[rare]} training row(s); {fix}"
         )
     linked = linked_groups(ids, None if groups is None else groups.iloc[order].to_numpy(), duplicates)
     if linked is not None and linked.max() + 1 < k:

@@ -1,7 +1,11 @@
 """Reading one sample's pixels: one file with C channels, or one single-channel file per channel.
 
 Pillow decodes (it raises on truncated files, where OpenCV would warn and return garbage);
-every failure becomes a ``FoldwiseError`` that names the file.
+every failure becomes a ``FoldwiseError`` that names the file. Pixels are as shown, not as stored:
+a JPEG's EXIF orientation is applied (phones store portraits sideways and tag them). A file whose
+channel count differs from the dataset's is converted where that is lossless in meaning: gray to
+RGB by repetition, RGBA to RGB dropping alpha, RGB or RGBA to gray by luminance (ITU-R 601, as
+Pillow); the manifest stage decides whether that is allowed (``manifest.convert_channels``).
 
 16-bit files are scaled to 0..255 by the largest value of the dataset's bit depth, decided once
 for the whole dataset (``dataset.bit_depth``; ``auto``: ``bit_depth`` over every file, in the
@@ -18,13 +22,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from foldwise import FoldwiseError
 
 # Pillow mode -> channel count; 16-bit and palette modes are converted to these first.
 MODE_CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4, "CMYK": 4}
 TWELVE_BIT_MAX = 4095  # 16-bit files whose values fit in 12 bits are 12-bit data (see above)
+EIGHT_BIT = {"1", "L", "LA", "P", "PA", "RGB", "RGBA", "CMYK"}  # modes Pillow converts without scaling
+TURNED = {5, 6, 7, 8}  # EXIF orientations that swap height and width
 
 
 def image_path(template: str, sample_id: str) -> Path:
@@ -44,11 +50,18 @@ def header_channels(path: str | os.PathLike) -> tuple[int, tuple[int, int]]:
     """(channels, (height, width)) from the file header alone, without decoding the pixels."""
     try:
         with Image.open(path) as img:
-            return _channels(img.mode), (img.height, img.width)
+            turned = img.getexif().get(0x0112) in TURNED  # the orientation tag
+            return _channels(img.mode), ((img.width, img.height) if turned else (img.height, img.width))
     except FileNotFoundError:
         raise FoldwiseError(f"{path}: image file not found") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise FoldwiseError(f"{path}: not a readable image ({error})") from None
+
+
+def convertible(found: int, channels: int) -> bool:
+    """Whether ``read_file`` turns a file of ``found`` channels into ``channels``: gray (with or
+    without alpha), RGB, RGBA or CMYK into gray or RGB."""
+    return found != channels and channels in (1, 3) and found in (1, 2, 3, 4)
 
 
 def _channels(mode: str) -> int:
@@ -100,16 +113,26 @@ def read_file(
     16-bit values are scaled from the dataset's bit ``depth``."""
     try:
         with Image.open(path) as img:
+            orientation = img.getexif().get(0x0112, 1)
             if draft is not None and img.format == "JPEG":
-                img.draft(img.mode, (draft[1], draft[0]))
+                img.draft(img.mode, (draft[0], draft[1]) if orientation in TURNED else (draft[1], draft[0]))
             img.load()
+            if orientation != 1:
+                img = ImageOps.exif_transpose(img)
+            found = _channels(img.mode)
+            if found != channels and img.mode in EIGHT_BIT and convertible(found, channels):
+                img = img.convert("L" if channels == 1 else "RGB")
             array = _to_uint8(img, depth)
+            if array.shape[2] == 1 and channels == 3:  # a 16-bit gray file in an RGB dataset
+                array = np.repeat(array, 3, axis=2)
     except FileNotFoundError:
         raise FoldwiseError(f"{path}: image file not found") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise FoldwiseError(f"{path}: cannot decode image ({error})") from None
     if array.shape[2] != channels:
-        raise FoldwiseError(f"{path}: image has {array.shape[2]} channel(s), the config expects {channels}")
+        raise FoldwiseError(
+            f"{path}: image has {array.shape[2]} channel(s), the config expects {channels}; set dataset.channels"
+        )
     return array
 
 

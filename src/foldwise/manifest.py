@@ -18,8 +18,10 @@ never dropped: the submission needs every test id.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -42,6 +44,7 @@ class Dataset:
     task: str = "multiclass"
     label_column: str | None = None
     num_classes: int | None = None
+    classes: list | None = None  # a label column's classes in their order (names or indices)
     group_column: str | None = None
     channels: int | None = None
     external: dict | None = None
@@ -73,6 +76,7 @@ class Problems:
     """Bad rows found while validating, grouped by file."""
 
     rows: list[tuple[str, int, str, str]] = field(default_factory=list)  # (file, line, id, reason)
+    convert_channels: bool = True  # manifest.convert_channels: a convertible channel count is no problem
 
     def add(self, file: str, index: int, sample_id, reason: str) -> None:
         self.rows.append((file, int(index) + 2, str(sample_id), reason))  # +2: header, 1-based lines
@@ -98,7 +102,7 @@ def read_csv(path: str, what: str, id_column: str) -> pd.DataFrame:
 
 
 def class_names(train: pd.DataFrame, test: pd.DataFrame | None, spec: Dataset) -> list[str]:
-    """Classes in train.csv order: its 0/1 columns, or 0..num_classes-1 for an index-list column.
+    """Classes in train.csv order: its 0/1 columns, or those of a label column (``label_classes``).
 
     A column of train.csv that holds no label in any row (a comment, a size) is one error that
     names it, with the classes the test CSV names when it is read with train.csv, instead of
@@ -107,9 +111,7 @@ def class_names(train: pd.DataFrame, test: pd.DataFrame | None, spec: Dataset) -
     if spec.identity:
         return []  # individuals are not classes: see read_identities
     if spec.label_column:
-        if not spec.num_classes:
-            raise FoldwiseError("dataset.num_classes is required with dataset.label_column")
-        return [str(i) for i in range(spec.num_classes)]
+        return label_classes(train, spec)
     skip = {spec.id_column, spec.group_column}
     classes = [c for c in train.columns if c not in skip]
     not_labels = [c for c in classes if len(train) and not _is_label(train[c]).any()]
@@ -128,6 +130,39 @@ def class_names(train: pd.DataFrame, test: pd.DataFrame | None, spec: Dataset) -
     return classes
 
 
+def label_classes(train: pd.DataFrame, spec: Dataset) -> list[str]:
+    """The classes of a label column, each row naming its class (or, multi-label, its classes
+    separated by spaces): ``dataset.classes`` in the order given; else ``0..num_classes-1``; else
+    what train.csv spells: ``0..max`` when every label is an integer (Cassava's ``label``), else the
+    sorted distinct names (``cat``, ``dog``)."""
+    if spec.classes:
+        classes = [str(c) for c in spec.classes]
+        if len(set(classes)) != len(classes) or len(classes) < 2:
+            raise FoldwiseError(f"dataset.classes must name at least 2 distinct classes, got {spec.classes}")
+        return classes
+    if spec.num_classes:
+        return [str(i) for i in range(spec.num_classes)]
+    _require_column(train, spec.train, spec.label_column, "label")
+    names = sorted({name for text in train[spec.label_column] for name in text.split()})
+    if all(name.isdigit() for name in names):
+        count = max((int(name) for name in names), default=0) + 1
+        unused = sorted(set(range(count)) - {int(name) for name in names})
+        if unused:
+            log.warning("classes %s have no row in %s; dataset.num_classes fixes the count", unused, spec.train)
+        names = [str(i) for i in range(count)]
+    if len(names) < 2:
+        raise FoldwiseError(
+            f"{spec.train}: label column {spec.label_column!r} names {len(names)} class(es) ({names}); "
+            "a classifier needs 2 or more (dataset.classes lists them)"
+        )
+    return names
+
+
+def _require_column(table: pd.DataFrame, file: str, column: str, what: str) -> None:
+    if column not in table.columns:
+        raise FoldwiseError(f"{file}: {what} column {column!r} not found (columns: {list(table.columns)})")
+
+
 def _is_label(column: pd.Series) -> pd.Series:
     """Which values of a 0/1 class column are labels: numbers in [0, 1]."""
     return pd.to_numeric(column, errors="coerce").between(0, 1)
@@ -142,31 +177,31 @@ def parse_labels(table: pd.DataFrame, file: str, spec: Dataset, classes: list[st
     labels = np.full((len(table), len(classes)), np.nan, np.float32)
     ids = table[spec.id_column].to_numpy()
     if spec.label_column:
-        if spec.label_column not in table.columns:
+        _require_column(table, file, spec.label_column, "label")
+        column, index = table[spec.label_column], {name: k for k, name in enumerate(classes)}
+        numbered = classes == [str(k) for k in range(len(classes))]  # "07" is class 7
+
+        def class_of(name: str):
+            return index.get(str(int(name)) if numbered and name.isdigit() else name)
+
+        rows = [[class_of(name) for name in text.split()] for text in column]
+        if len(table) and not any(row and None not in row for row in rows):
+            shown = ", ".join(classes[:8]) + (", ..." if len(classes) > 8 else "")
             raise FoldwiseError(
-                f"{file}: label column {spec.label_column!r} not found (columns: {list(table.columns)})"
+                f"{file}: label column {spec.label_column!r} names none of the {len(classes)} classes ({shown}) "
+                f"in any row (first values {', '.join(_first_values(column))}); leave dataset.num_classes out "
+                "to take the classes from train.csv, or list them in dataset.classes"
             )
-        column = table[spec.label_column]
-        if len(table) and not column.str.fullmatch(r"\s*\d+(\s+\d+)*\s*").any():
-            raise FoldwiseError(
-                f"{file}: label column {spec.label_column!r} holds no list of class indices in any "
-                f"row (first values {', '.join(_first_values(column))}); dataset.num_classes "
-                f"{len(classes)} expects space-separated indices 0..{len(classes) - 1}"
-            )
-        for i, text in enumerate(column):
-            try:
-                indices = [int(t) for t in text.split()]
-            except ValueError:
-                problems.add(file, i, ids[i], f"label {text!r} is not a list of class indices")
+        for i, (text, found) in enumerate(zip(column, rows)):
+            if None in found:
+                unknown = [name for name, k in zip(text.split(), found) if k is None]
+                problems.add(file, i, ids[i], f"label(s) {unknown} of {text!r} are not among the classes")
                 continue
-            if any(not 0 <= k < len(classes) for k in indices):
-                problems.add(file, i, ids[i], f"label {text!r} has a class outside 0..{len(classes) - 1}")
-                continue
-            if spec.task == "multiclass" and len(set(indices)) != 1:
-                problems.add(file, i, ids[i], f"single-label row needs exactly one class index, has {text!r}")
+            if spec.task == "multiclass" and len(set(found)) != 1:
+                problems.add(file, i, ids[i], f"single-label row needs exactly one class, has {text!r}")
                 continue
             labels[i] = 0
-            labels[i, indices] = 1
+            labels[i, found] = 1
     else:
         missing = [c for c in classes if c not in table.columns]
         if missing:
@@ -202,7 +237,8 @@ def read_identities(table: pd.DataFrame, file: str, spec: Dataset, problems: Pro
 def check_images(
     table: pd.DataFrame, file: str, templates: dict[str, str], channels: int, problems: Problems, threads: int = 1
 ) -> dict[str, list[str]]:
-    """Resolve every image path and check that it exists and has the expected channel count.
+    """Resolve every image path and check that it exists and has the expected channel count, or one
+    ``images.read_file`` converts to it (gray, RGB, RGBA; unless ``problems.convert_channels`` is off).
 
     Headers are read by ``threads`` threads: on a network file system each read waits for the
     server, not the CPU. Results, and the order of the problems found, do not depend on it.
@@ -213,26 +249,41 @@ def check_images(
         for i, sample_id in enumerate(table["id"])
         for name, template in templates.items()
     ]
+    check = partial(_check_image, channels=per_file, convert=problems.convert_channels)
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        checked = list(pool.map(lambda job: _check_image(job[1], job[3], per_file), jobs))  # in the order of jobs
+        checked = list(pool.map(lambda job: check(job[1], job[3]), jobs))  # in the order of jobs
     paths: dict[str, list[str]] = {name: [] for name in templates}
-    for (i, sample_id, name, _), (path, error) in zip(jobs, checked):
+    converted = Counter()
+    for (i, sample_id, name, _), (path, error, found) in zip(jobs, checked):
         if error:
             problems.add(file, i, sample_id, error)
+        elif found != per_file:
+            converted[found] += 1
         paths[name].append(path)
+    for found, count in sorted(converted.items()):
+        log.info(
+            "%s: %d image file(s) of %d channel(s) converted to %d (manifest.convert_channels)",
+            *(file, count, found, per_file),
+        )
     return paths
 
 
-def _check_image(sample_id: str, template: str, channels: int) -> tuple[str, str | None]:
-    """(path, None) for a readable image of ``channels`` channels, else ("", the reason)."""
+def _check_image(sample_id: str, template: str, channels: int, convert: bool) -> tuple[str, str | None, int]:
+    """(path, None, channels found) for a readable image of ``channels`` channels or one convertible to
+    them, else ("", the reason, 0); the reason names the setting that fixes it."""
     try:
         path = images.image_path(template, sample_id)
         found, _ = images.header_channels(path)
-        if found != channels:
-            raise FoldwiseError(f"{path}: image has {found} channel(s), the config expects {channels}")
+        if found != channels and not (convert and images.convertible(found, channels)):
+            fix = (
+                "manifest.convert_channels: true converts it"
+                if images.convertible(found, channels)
+                else f"set dataset.channels: {found} if every image has {found}"
+            )
+            raise FoldwiseError(f"{path}: image has {found} channel(s), the config expects {channels}; {fix}")
     except FoldwiseError as error:
-        return "", str(error)
-    return str(path), None
+        return "", str(error), 0
+    return str(path), None, found
 
 
 def read_split(
@@ -307,17 +358,23 @@ def read_test_side(
     return table
 
 
-def build_train_side(spec: Dataset, drop_bad_rows: bool = False, threads: int = 1) -> pd.DataFrame:
+def build_train_side(
+    spec: Dataset, drop_bad_rows: bool = False, threads: int = 1, convert_channels: bool = True
+) -> pd.DataFrame:
     """The training side's manifest: train and external rows. It reads nothing of the test set, so that a
     new test set leaves it, and all training, alone; ``threads`` read image headers."""
-    problems = Problems()
+    problems = Problems(convert_channels=convert_channels)
     train = read_csv(spec.train, "train", spec.id_column)
     table = finish(read_train_side(spec, train, problems, threads), problems, spec, drop_bad_rows, ("train",))
     return with_bit_depth(table, spec, threads)
 
 
 def build_test_side(
-    spec: Dataset, train_side: pd.DataFrame, drop_bad_rows: bool = False, threads: int = 1
+    spec: Dataset,
+    train_side: pd.DataFrame,
+    drop_bad_rows: bool = False,
+    threads: int = 1,
+    convert_channels: bool = True,
 ) -> pd.DataFrame:
     """The test side's manifest: the rows of ``spec.test`` (images from ``spec.images``), checked against the
     training side's manifest ``train_side``: its classes and channels, and none of its ids."""
@@ -325,16 +382,16 @@ def build_test_side(
         raise FoldwiseError(
             f"{spec.test}: its images name the channels {spec.channel_names}, the training data {channels(train_side)}"
         )
-    problems = Problems()
+    problems = Problems(convert_channels=convert_channels)
     test = read_csv(spec.test, "test", spec.id_column)
     table = finish(read_test_side(spec, test, train_side, problems, threads), problems, spec, drop_bad_rows, ("test",))
     table.attrs["bit_depth"] = bit_depth(train_side)  # the training side's: test pixels scale as train's
     return table
 
 
-def build(spec: Dataset, drop_bad_rows: bool = False, threads: int = 1) -> pd.DataFrame:
+def build(spec: Dataset, drop_bad_rows: bool = False, threads: int = 1, convert_channels: bool = True) -> pd.DataFrame:
     """Both sides in one table (train, external, then test rows), every bad row of both reported at once."""
-    problems = Problems()
+    problems = Problems(convert_channels=convert_channels)
     train, test = read_csv(spec.train, "train", spec.id_column), read_csv(spec.test, "test", spec.id_column)
     train_side = read_train_side(spec, train, problems, threads, test)
     table = pd.concat([train_side, read_test_side(spec, test, train_side, problems, threads)], ignore_index=True)

@@ -37,6 +37,7 @@ def demo_dataset():
         "boxes": None,
         "test_images": None,
         "bit_depth": "auto",
+        "classes": None,
     }
     if config["demo"]["layout"] == "identity":  # Happywhale's files: ids are file names
         images = "resources/demo/images/{id}"

@@ -37,6 +37,7 @@ rule build_manifest:
     params:
         dataset=manifest_spec,
         drop_bad_rows=config["manifest"]["drop_bad_rows"],
+        convert_channels=config["manifest"]["convert_channels"],
         code=code_hash("manifest", "images"),
     script:
         "../scripts/build_manifest.py"
@@ -116,6 +117,7 @@ rule cache_images:
     threads: config["threads"]
     params:
         transpose_portrait=config["cache"]["transpose_portrait"],
+        resize=config["cache"]["resize"],
         box_margin=config["cache"]["box_margin"],
         id_column=DATASET["id_column"],
         code=code_hash("cache", "images", "manifest", "boxes"),

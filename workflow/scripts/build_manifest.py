@@ -5,7 +5,11 @@ from foldwise import artifacts, boxes, manifest
 
 with artifacts.script_log(snakemake.log[0]):
     spec = manifest.Dataset(**snakemake.params.dataset)
-    options = dict(drop_bad_rows=snakemake.params.drop_bad_rows, threads=snakemake.threads)
+    options = dict(
+        drop_bad_rows=snakemake.params.drop_bad_rows,
+        convert_channels=snakemake.params.convert_channels,
+        threads=snakemake.threads,
+    )
     if snakemake.wildcards.split == "train":
         table = manifest.build_train_side(spec, **options)
     else:

@@ -13,6 +13,7 @@ with artifacts.script_log(snakemake.log[0]):
         snakemake.output.index,
         threads=snakemake.threads,
         transpose_portrait=snakemake.params.transpose_portrait,
+        resize=snakemake.params.resize,
         boxes=boxes.read(snakemake.input.boxes, snakemake.params.id_column) if snakemake.input.get("boxes") else None,
         margin=snakemake.params.box_margin,
     )
