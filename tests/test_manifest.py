@@ -336,3 +336,47 @@ def test_the_manifest_records_the_bit_depth_and_the_test_side_takes_the_training
     fixed = manifest.Dataset(**{**spec.__dict__, "bit_depth": 12})
     assert manifest.bit_depth(manifest.build_train_side(fixed)) == 12
     assert manifest.bit_depth(manifest.build_test_side(spec, manifest.build_train_side(fixed))) == 12
+
+
+def image_folder(root):
+    """train/<class>/<file> (with a hidden file, a note and a stray root image) and test/ with a subfolder."""
+    for path in ["train/dog/d1.jpg", "train/dog/d2.png", "train/cat/c1.jpg", "train/cat/sub/c2.jpg", "train/x.jpg"]:
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((20, 30, 3), 90, np.uint8)).save(root / path)
+    for path in ["test/t1.jpg", "test/more/t2.JPG"]:
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((20, 30, 3), 90, np.uint8)).save(root / path, format="JPEG")
+    (root / "train/dog/.DS_Store").write_bytes(b"\0")
+    (root / "train/cat/notes.txt").write_text("not an image")
+    return root / "train", root / "test"
+
+
+def test_an_image_folder_trains_by_subfolder_and_a_test_folder_by_relative_path(tmp_path, caplog):
+    from foldwise import configs
+
+    train, test = image_folder(tmp_path)
+    dataset = configs.dataset_defaults({"train": str(train), "test": str(test)})
+    assert dataset["images"] == f"{train}/{{id}}" and dataset["test_images"] == f"{test}/{{id}}"
+    assert dataset["label_column"] == "label"
+    spec = manifest.Dataset(**{**dataset, "images": dataset["images"]})
+    with caplog.at_level("INFO"):
+        train_side = manifest.build_train_side(spec)
+        test_side = manifest.build_test_side(
+            manifest.Dataset(**{**dataset, "images": dataset["test_images"]}), train_side
+        )
+    assert train_side.id.tolist() == ["cat/c1.jpg", "cat/sub/c2.jpg", "dog/d1.jpg", "dog/d2.png"]
+    assert manifest.classes(train_side) == ["cat", "dog"]
+    assert manifest.labels(train_side).argmax(1).tolist() == [0, 0, 1, 1]
+    assert test_side.id.tolist() == ["more/t2.JPG", "t1.jpg"]
+    assert "skipped 1 hidden, 1 not an image, 1 outside a class folder" in caplog.text
+
+
+def test_images_are_required_unless_train_is_a_folder(tmp_path):
+    from foldwise import configs
+
+    with pytest.raises(ValueError, match="dataset.images is required .* 'train.csv' is not a folder"):
+        configs.dataset_defaults({"train": "train.csv", "test": "test.csv"})
+    (tmp_path / "empty/a").mkdir(parents=True)
+    spec = manifest.Dataset(train=str(tmp_path / "empty"), test="t.csv", images="x/{id}", label_column="label")
+    with pytest.raises(FoldwiseError, match="empty: the train folder holds no <class>/<image> files"):
+        manifest.build_train_side(spec)

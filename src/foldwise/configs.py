@@ -39,3 +39,26 @@ def load(config: str | Path, *configfiles: str | Path) -> dict:
     for path in configfiles:
         overrides = merge(overrides, read(path))
     return merge(read(config), overrides)
+
+
+FOLDER_LABEL = "label"  # the class column a training folder stands for (its subfolders)
+
+
+def dataset_defaults(dataset: dict) -> dict:
+    """The ``dataset:`` section with what folders imply filled in: a folder as ``train`` (ImageFolder:
+    ``train/<class>/<file>``) has its images under ``{train}/{id}`` and its classes in a label column;
+    a folder as ``test`` has them under ``{test}/{id}`` (the ids are paths relative to the folder).
+    ``images`` is required otherwise."""
+    dataset = dict(dataset)
+    train_folder, test_folder = Path(dataset["train"]).is_dir(), Path(dataset["test"]).is_dir()
+    if train_folder:
+        dataset["images"] = dataset.get("images") or f"{dataset['train'].rstrip('/')}/{{id}}"
+        dataset["label_column"] = dataset.get("label_column") or FOLDER_LABEL
+    if test_folder and not dataset.get("test_images"):
+        dataset["test_images"] = f"{dataset['test'].rstrip('/')}/{{id}}"
+    if not dataset.get("images"):
+        raise ValueError(
+            f"config: dataset.images is required (a path template with {{id}}) unless dataset.train is a "
+            f"folder of class folders; {dataset['train']!r} is not a folder"
+        )
+    return dataset

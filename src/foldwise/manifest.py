@@ -22,6 +22,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -87,7 +88,13 @@ class Problems:
         return f"{len(self.rows)} bad row(s): {listed}{more}. {advice}"
 
 
-def read_csv(path: str, what: str, id_column: str) -> pd.DataFrame:
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".gif"}
+
+
+def read_csv(path: str, what: str, id_column: str, label_column: str | None = None) -> pd.DataFrame:
+    """A CSV of the dataset as strings, or a folder as the table it stands for (``read_folder``)."""
+    if Path(path).is_dir():
+        return read_folder(path, what, id_column, label_column)
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except FileNotFoundError:
@@ -98,6 +105,36 @@ def read_csv(path: str, what: str, id_column: str) -> pd.DataFrame:
         raise FoldwiseError(
             f"{path}: id column {id_column!r} not found (columns: {list(table.columns)}); set dataset.id_column"
         )
+    return table
+
+
+def read_folder(root: str, what: str, id_column: str, label_column: str | None) -> pd.DataFrame:
+    """A folder as a table: every image file under it, its id the path relative to the folder; a
+    training folder is an ImageFolder, the class of a file its first subfolder (``label_column``).
+    Hidden files and folders and non-images are skipped, with a count in the log."""
+    skipped, ids = Counter(), []
+    for path in sorted(Path(root).rglob("*")):
+        relative = path.relative_to(root)
+        if path.is_dir():
+            continue
+        if any(part.startswith(".") for part in relative.parts):
+            skipped["hidden"] += 1
+        elif path.suffix.lower() not in IMAGE_SUFFIXES:
+            skipped["not an image"] += 1
+        elif what != "test" and len(relative.parts) < 2:
+            skipped["outside a class folder"] += 1
+        else:
+            ids.append(relative.as_posix())
+    if skipped:
+        log.info("%s: skipped %s", root, ", ".join(f"{n} {why}" for why, n in sorted(skipped.items())))
+    if not ids:
+        layout = "<class>/<image> files" if what != "test" else "image files"
+        raise FoldwiseError(f"{root}: the {what} folder holds no {layout} ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    table = pd.DataFrame({id_column: ids})
+    if what != "test":
+        table[label_column] = [sample_id.split("/")[0] for sample_id in ids]
+    classes = f" in {table[label_column].nunique()} class folders" if what != "test" else ""
+    log.info("%s: %d image file(s)%s", root, len(ids), classes)
     return table
 
 
@@ -337,7 +374,7 @@ def read_train_side(
                 f"dataset.external.images names files {sorted(ext_templates)}, "
                 f"dataset.images names {sorted(spec.templates)}"
             )
-        external = read_csv(spec.external["train"], "external", spec.id_column)
+        external = read_csv(spec.external["train"], "external", spec.id_column, spec.label_column)
         parts.append(
             read_split(spec, "external", spec.external["train"], external, ext_templates, classes, problems, threads)
         )
@@ -364,7 +401,7 @@ def build_train_side(
     """The training side's manifest: train and external rows. It reads nothing of the test set, so that a
     new test set leaves it, and all training, alone; ``threads`` read image headers."""
     problems = Problems(convert_channels=convert_channels)
-    train = read_csv(spec.train, "train", spec.id_column)
+    train = read_csv(spec.train, "train", spec.id_column, spec.label_column)
     table = finish(read_train_side(spec, train, problems, threads), problems, spec, drop_bad_rows, ("train",))
     return with_bit_depth(table, spec, threads)
 
@@ -392,7 +429,10 @@ def build_test_side(
 def build(spec: Dataset, drop_bad_rows: bool = False, threads: int = 1, convert_channels: bool = True) -> pd.DataFrame:
     """Both sides in one table (train, external, then test rows), every bad row of both reported at once."""
     problems = Problems(convert_channels=convert_channels)
-    train, test = read_csv(spec.train, "train", spec.id_column), read_csv(spec.test, "test", spec.id_column)
+    train, test = (
+        read_csv(spec.train, "train", spec.id_column, spec.label_column),
+        read_csv(spec.test, "test", spec.id_column),
+    )
     train_side = read_train_side(spec, train, problems, threads, test)
     table = pd.concat([train_side, read_test_side(spec, test, train_side, problems, threads)], ignore_index=True)
     return with_bit_depth(finish(table, problems, spec, drop_bad_rows, ("train", "test")), spec, threads)

@@ -70,7 +70,9 @@ def demo_dataset():
     }
 
 
-DATASET = config.get("dataset") or demo_dataset()
+from foldwise.configs import dataset_defaults  # noqa: E402
+
+DATASET = dataset_defaults(config["dataset"]) if config.get("dataset") else demo_dataset()
 IDENTITY = DATASET["task"] == "identity"  # Happywhale: embeddings, retrieval and pseudo-labels
 # the second stage: distillation on soft labels, or for identities retraining with pseudo-labels
 STAGES = ["base", "pseudo" if IDENTITY else "distill"]
