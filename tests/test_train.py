@@ -269,3 +269,56 @@ def test_select_by_validation_loss_keeps_its_lowest_epoch(tmp_path):
     )
     result = train.train_fold(cfg, data, images, STATS, "multilabel", torch.device(DEVICE), tmp_path / "m.pt", seed=1)
     assert result["best_epoch"] == int(result["history"].val_loss.idxmin()) + 1
+
+
+# every regularisation option on: timm's EMA, mixup/cutmix, label smoothing, drop path, random erasing
+REGULARISED = train.TrainConfig(
+    **{
+        **SLOW.__dict__,
+        "ema": {"decay": 0.9, "warmup": True},
+        "select": "ema",
+        "mixup": {"mixup_alpha": 0.4, "cutmix_alpha": 1.0, "switch_prob": 0.5, "prob": 0.8},
+        "label_smoothing": 0.1,
+        "drop_path_rate": 0.1,
+        "augment": [{"name": "HorizontalFlip", "p": 0.5}, {"name": "RandomErasing", "p": 0.5}],
+    }
+)
+
+
+def test_resume_after_a_kill_is_bit_identical_with_every_regularisation_on(tmp_path, monkeypatch):
+    full = run(tmp_path, REGULARISED, name="full.pt", contrast=40)
+    assert {"ema_val_loss", "ema_roc_auc"} <= set(full["history"].columns)
+    save = train.save_checkpoint
+
+    def save_then_die(state, path):
+        save(state, path)
+        if state["epoch"] == 1:
+            raise Killed
+
+    monkeypatch.setattr(train, "save_checkpoint", save_then_die)
+    with pytest.raises(Killed):
+        run(tmp_path, REGULARISED, name="resumed.pt", contrast=40)
+    monkeypatch.setattr(train, "save_checkpoint", save)
+    resumed = run(tmp_path, REGULARISED, name="resumed.pt", contrast=40)
+    for key, value in full["state_dict"].items():
+        assert torch.equal(value, resumed["state_dict"][key]), key
+    pd.testing.assert_frame_equal(
+        full["history"].drop(columns=["images_per_s", "seconds"]),
+        resumed["history"].drop(columns=["images_per_s", "seconds"]),
+    )
+
+
+def test_select_ema_keeps_the_averaged_weights(tmp_path):
+    last = run(tmp_path, train.TrainConfig(**{**CFG.__dict__, "epochs": 2}), name="last.pt")
+    # decay 1: the average is the model after its first update (timm starts it there) and never moves
+    frozen = {"epochs": 2, "ema": {"decay": 1.0, "warmup": False}, "select": "ema"}
+    kept = run(tmp_path, train.TrainConfig(**{**CFG.__dict__, **frozen}), name="frozen.pt")
+    assert kept["history"].ema_val_loss.nunique() == 1 and kept["history"].val_loss.nunique() == 2
+    assert not torch.equal(kept["state_dict"]["conv1.0.weight"], last["state_dict"]["conv1.0.weight"])
+    assert kept["best_metric"] == kept["history"].ema_roc_auc.iloc[-1]
+    # decay 0: the average is the model
+    follows = {"epochs": 2, "ema": {"decay": 0.0, "warmup": False}, "select": "ema"}
+    followed = run(tmp_path, train.TrainConfig(**{**CFG.__dict__, **follows}), name="follows.pt")
+    assert all(torch.equal(last["state_dict"][k], followed["state_dict"][k]) for k in last["state_dict"])
+    with pytest.raises(FoldwiseError, match="select: ema keeps the EMA weights: set train.ema"):
+        run(tmp_path, train.TrainConfig(**{**CFG.__dict__, "select": "ema"}), name="none.pt")

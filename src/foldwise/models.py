@@ -211,6 +211,7 @@ def create(
     embedding_size: int = 512,
     neck: str = "linear_bn",
     dolg: dict | None = None,
+    drop_path_rate: float = 0.0,
 ) -> nn.Module:
     """A timm model with ``num_classes`` outputs (or an embedding) and ``in_chans`` input channels.
 
@@ -230,6 +231,8 @@ def create(
             pools with ``global_pool``, then LinearBNNeck; "dolg" is DOLG on the backbone's last
             two stages, its global branch always GeM, ``global_pool`` unused, settings in ``dolg``
             (keys of DOLG_DEFAULTS: local_dim, dilations; missing ones take the defaults).
+        drop_path_rate: stochastic depth of the backbone (timm's), when over 0; a backbone without
+            it is an error.
 
     >>> create("test_resnet", num_classes=4, in_chans=4).eval()(torch.zeros(1, 4, 32, 32)).shape
     torch.Size([1, 4])
@@ -246,23 +249,30 @@ def create(
     own_pool = OWN_POOLS.get(global_pool)
     timm_head = head == "linear" and own_pool is None  # timm builds pooling and classifier itself
     kwargs = dict(in_chans=in_chans)
+    if drop_path_rate:
+        kwargs["drop_path_rate"] = drop_path_rate
     if pretrained:
         if not Path(pretrained).is_file():
             raise FoldwiseError(
                 f"{pretrained}: pretrained weights file not found (train.pretrained); foldwise never downloads weights"
             )
         kwargs.update(pretrained=True, pretrained_cfg_overlay=dict(file=str(pretrained)))
-    if head == "embedding" and neck == "dolg":
-        settings = dolg_settings(dolg)
-        backbone = timm.create_model(name, features_only=True, out_indices=(-2, -1), **kwargs)
-        return DOLG(backbone, embedding_size, drop_rate, **settings)
-    backbone = timm.create_model(
-        name,
-        num_classes=num_classes if timm_head else 0,
-        global_pool="" if own_pool else global_pool,  # "": the feature map, for our own pooling
-        drop_rate=drop_rate if timm_head else 0.0,
-        **kwargs,
-    )
+    try:
+        if head == "embedding" and neck == "dolg":
+            settings = dolg_settings(dolg)
+            backbone = timm.create_model(name, features_only=True, out_indices=(-2, -1), **kwargs)
+            return DOLG(backbone, embedding_size, drop_rate, **settings)
+        backbone = timm.create_model(
+            name,
+            num_classes=num_classes if timm_head else 0,
+            global_pool="" if own_pool else global_pool,  # "": the feature map, for our own pooling
+            drop_rate=drop_rate if timm_head else 0.0,
+            **kwargs,
+        )
+    except TypeError as error:
+        if "drop_path_rate" not in str(error):
+            raise
+        raise FoldwiseError(f"train.drop_path_rate: timm model {name} has no stochastic depth; set it to 0") from None
     if timm_head:
         return backbone
     width = backbone.num_features * POOL_WIDTH.get(global_pool, 1)

@@ -27,10 +27,22 @@ import torch
 from timm.optim import create_optimizer_v2, param_groups_weight_decay
 from timm.scheduler import CosineLRScheduler, MultiStepLRScheduler
 from timm.scheduler.scheduler import Scheduler
+from timm.utils import ModelEmaV3
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from foldwise import FoldwiseError, artifacts, augment, losses, manifest, metrics, models, predict, progress
+from foldwise import (
+    FoldwiseError,
+    artifacts,
+    augment,
+    batch_augment,
+    losses,
+    manifest,
+    metrics,
+    models,
+    predict,
+    progress,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +61,15 @@ class TrainConfig:
     global_pool: str = "avg"
     head: str = "linear"  # linear | hpa | bn_l2 | embedding (see models.HEADS)
     drop_rate: float = 0.0
+    drop_path_rate: float = 0.0  # stochastic depth (timm's drop_path_rate), for backbones that have it
     embedding: dict = field(default_factory=dict)  # identity: {size, neck, dolg} of the embedding head
     arcface: dict = field(default_factory=dict)  # identity: {margin (radians), scale, sub_centers}
     # data
     epochs: int = 10
-    select: str = "last"  # last: the schedule's end; best: the best validation epoch (an optimistic CV)
+    select: str = "last"  # last: the schedule's end; best: the best validation epoch (an optimistic CV); ema
+    ema: dict | None = None  # timm ModelEmaV3: {decay, warmup}; validated beside the model, kept with select ema
+    mixup: dict | None = None  # timm Mixup: {mixup_alpha, cutmix_alpha, prob, switch_prob, ...}
+    label_smoothing: float = 0.0
     select_by: str = "metric"  # with select best: val_loss, or a measure of validate (metric: train.metric)
     batch_size: int = 32
     augment: list = field(default_factory=list)
@@ -377,7 +393,9 @@ def train_fold(
     select_by = selection_measure(cfg, task)
 
     # -- data -------------------------------------------------------------------------------
-    dataset = CachedImages(images, data.train_rows, data.train_targets, augment.create(cfg.augment))
+    per_sample, erasing = batch_augment.split_erasing(cfg.augment)
+    dataset = CachedImages(images, data.train_rows, data.train_targets, augment.create(per_sample))
+    mix = batch_augment.BatchAugment(task, num_classes, device, cfg.label_smoothing, cfg.mixup, erasing)
     if len(dataset) == 0:
         raise FoldwiseError(f"{name}: the training set is empty")
     # whole batches only (a final batch of one breaks BatchNorm), and whole accumulation groups;
@@ -391,10 +409,13 @@ def train_fold(
     # -- model, optimizer, schedule ----------------------------------------------------------
     head = embedding_args(cfg)
     model = models.create(
-        cfg.model, num_classes, channels, cfg.pretrained, cfg.drop_rate, cfg.global_pool, cfg.head, **head
+        *(cfg.model, num_classes, channels, cfg.pretrained, cfg.drop_rate, cfg.global_pool, cfg.head),
+        drop_path_rate=cfg.drop_path_rate,
+        **head,
     ).to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    ema = ema_model(model, cfg)
     arcface = dict(cfg.arcface)
     centre_lr_scale = arcface.pop("lr_scale", 1.0)
     criterion = losses.create(loss_name, cfg.focal_gamma, num_classes, head.get("embedding_size"), **arcface)
@@ -425,6 +446,8 @@ def train_fold(
         criterion.load_state_dict(state["criterion"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
+        if ema is not None:
+            ema.module.load_state_dict(state["ema"])
         start_epoch, history, best = state["epoch"] + 1, state["history"], state["best"]
         log.info("%s: resuming from %s after epoch %d", name, checkpoint, state["epoch"] + 1)
 
@@ -433,6 +456,7 @@ def train_fold(
     stream = iter(make_loader(dataset, sampler, batch_size, resolve_workers(cfg.num_workers, device), device))
     for epoch in range(start_epoch, cfg.epochs):
         torch.manual_seed(seed * 100_003 + epoch)  # dropout of this epoch
+        mix.reseed(seed * 100_003 + epoch)  # timm's mixup and erasing draws
         model.train()
         started, seen, update = time.perf_counter(), 0, 0
         loss_sum = torch.zeros((), device=device)  # summed on the device: no sync per step
@@ -443,6 +467,8 @@ def train_fold(
             if cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             y = y.to(device, non_blocking=True)
+            if mix.active:
+                x, y = mix(x, y)
             with autocast:
                 loss = criterion(forward(x).float(), y)
             scaler.scale(loss / accumulate).backward()
@@ -458,6 +484,8 @@ def train_fold(
             optimizer.zero_grad(set_to_none=True)
             update += 1
             scheduler.step_update(epoch * updates_per_epoch + update)
+            if ema is not None:
+                ema.update(model, step=epoch * updates_per_epoch + update)
         train_loss = loss_sum.item() / max(seen, 1)
         if not math.isfinite(train_loss):
             raise FoldwiseError(
@@ -467,16 +495,20 @@ def train_fold(
         images_per_s = seen / (time.perf_counter() - started)
 
         measures, val_scores = validate(model, criterion, normalize, images, data, task, cfg, device)
+        if ema is not None:  # the averaged weights, validated beside the model's
+            ema_measures, ema_scores = validate(ema.module, criterion, normalize, images, data, task, cfg, device)
+            measures |= {f"ema_{key}": value for key, value in ema_measures.items()}
         score, lr = measures[cfg.metric], optimizer.param_groups[0]["lr"]
         # best-epoch selection picks on the very rows the fold's CV is then measured on
         kept = measures[select_by] * (-1 if select_by == "val_loss" else 1)
-        if cfg.select == "last" or kept > best.get("kept", -math.inf) or best["state_dict"] is None:
+        if cfg.select in ("last", "ema") or kept > best.get("kept", -math.inf) or best["state_dict"] is None:
+            chosen, chosen_scores = (ema.module, ema_scores) if cfg.select == "ema" else (model, val_scores)
             best = {
                 "kept": kept,
-                "metric": score,
+                "metric": measures[f"ema_{cfg.metric}"] if cfg.select == "ema" else score,
                 "epoch": epoch,
-                "val_scores": torch.from_numpy(val_scores),
-                "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+                "val_scores": torch.from_numpy(chosen_scores),
+                "state_dict": {k: v.detach().cpu().clone() for k, v in chosen.state_dict().items()},
             }
         history.append(
             {
@@ -509,6 +541,7 @@ def train_fold(
                 "criterion": criterion.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scaler": scaler.state_dict(),
+                **({"ema": ema.module.state_dict()} if ema is not None else {}),
                 "history": history,
                 "best": best,
             },
@@ -524,10 +557,27 @@ def train_fold(
     }
 
 
+def ema_model(model: nn.Module, cfg: TrainConfig) -> ModelEmaV3 | None:
+    """timm's ModelEmaV3 of ``model`` (``train.ema``: decay, warmup), or None when off; ``select:
+    ema`` without it is an error."""
+    if not cfg.ema:
+        if cfg.select == "ema":
+            raise FoldwiseError("train.select: ema keeps the EMA weights: set train.ema (e.g. {decay: 0.998})")
+        return None
+    unknown = sorted(set(cfg.ema) - {"decay", "warmup"})
+    if unknown:
+        raise FoldwiseError(f"train.ema: unknown settings {unknown}; known: ['decay', 'warmup']")
+    decay = cfg.ema.get("decay", 0.9998)
+    if not 0 <= decay <= 1:
+        raise FoldwiseError(f"train.ema.decay must be in [0, 1], got {decay}")
+    # warm-up: decay grows from 0 with the step, so that the early average is not the random init
+    return ModelEmaV3(model, decay=decay, use_warmup=bool(cfg.ema.get("warmup", True)))
+
+
 def selection_measure(cfg: TrainConfig, task: str) -> str:
     """What ``select: best`` compares epochs by; a flat-threshold F1 is refused: an under-confident
     multi-label model scores its best F1 at 0.5 when it is barely trained."""
-    if cfg.select == "last":
+    if cfg.select in ("last", "ema"):
         return "val_loss"  # compared, never chosen by
     measure = cfg.metric if cfg.select_by == "metric" else cfg.select_by
     known = ["val_loss", *validation_measures(cfg.metric, task)]
