@@ -1,0 +1,298 @@
+"""Single-label classification on real pixels: the workflow against a linear baseline and a plain training loop,
+as one JSON object on stdout.
+
+    python benchmarks/real_pixels_classify.py --workdir /tmp/realpix_classify --configfile config/config.yaml
+
+Builds a single-label dataset from photographs bundled with scikit-image and scikit-learn (no download,
+nothing drawn here): 10 classes, each one source photo, five in colour and five grayscale (textures
+among them, stacked to RGB). A sample is a random square crop of its class photo (30-80% of the short
+side, anywhere in it), turned by up to 15 degrees, flipped at random, its brightness and contrast jittered
+by up to 15%, resized to ``--size`` (64) RGB and written as ``images/{id}.jpg``. ``train.csv`` is
+``image_id,label`` (the class name: the dataset contract's ``label_column``), ``test.csv`` the test ids
+alone, the truth kept aside in ``test_truth.csv``; 1,200 train and 400 test rows, the classes balanced in each.
+
+Then, on the test truth, accuracy and macro one-vs-rest ROC AUC of: the baseline (a logistic regression on
+the standardised pixels at 16x16); the plain loop (``benchmarks/plain_loop.py``: the merged config's model,
+cache size, random-crop size, epochs and batch size, trained on every train row); and, unless
+``--skip-workflow``, the workflow run with the config files given plus the dataset's yaml (targets first, as
+the workflow wants them): ``results/submission.csv`` (base), ``submission_distill.csv`` and
+``submission_mix.csv``, with the OOF CVs of ``results/scores/{base,distill,mix}.json`` and the wall time.
+
+Needs scikit-image (``pip install -e .[benchmarks]``). Logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import plain_loop  # benchmarks/plain_loop.py: this script's folder is the first on sys.path
+import skimage.data
+import torch
+import yaml
+from sklearn.datasets import load_sample_images
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from foldwise import configs, metrics
+
+ROOT = Path(__file__).resolve().parents[1]
+ID, LABEL = "image_id", "label"
+COLOUR = ("astronaut", "chelsea", "coffee", "rocket", "china")  # china: scikit-learn's sample image
+GRAY = ("camera", "coins", "moon", "grass", "gravel")  # alike at a glance: no colour, much texture
+ROTATION = 15  # degrees either way
+JITTER = 0.15  # brightness and contrast, either way
+STAGES = {"base": "submission.csv", "distill": "submission_distill.csv", "mix": "submission_mix.csv"}
+log = logging.getLogger("real_pixels_classify")
+
+
+def photos() -> dict[str, np.ndarray]:
+    """The 10 class photos, each (H, W, 3) uint8 RGB: grayscale ones stacked to three equal channels."""
+    samples = dict(zip(("china", "flower"), load_sample_images().images))
+    photo = {name: samples[name] if name in samples else getattr(skimage.data, name)() for name in COLOUR + GRAY}
+    return {name: np.repeat(p[..., None], 3, axis=2) if p.ndim == 2 else p for name, p in photo.items()}
+
+
+def random_sample(rng: np.random.Generator, photo: np.ndarray, size: int) -> np.ndarray:
+    """A square of 30-80% of the photo's short side, anywhere, turned by up to ``ROTATION`` degrees (the
+    corners reflected in), flipped at random, brightness and contrast jittered by up to ``JITTER``, resized
+    to ``size`` x ``size``: (size, size, 3) uint8."""
+    h, w = photo.shape[:2]
+    side = int(min(h, w) * rng.uniform(0.3, 0.8))
+    y, x = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+    patch = photo[y : y + side, x : x + side]
+    turn = cv2.getRotationMatrix2D((side / 2, side / 2), rng.uniform(-ROTATION, ROTATION), 1.0)
+    patch = cv2.warpAffine(patch, turn, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    patch = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
+    if rng.random() < 0.5:
+        patch = patch[:, ::-1]
+    if rng.random() < 0.5:
+        patch = patch[::-1]
+    contrast, brightness = rng.uniform(1 - JITTER, 1 + JITTER), rng.uniform(-JITTER, JITTER) * 255
+    patch = (patch - patch.mean()) * contrast + patch.mean() + brightness
+    return np.ascontiguousarray(np.clip(patch, 0, 255).astype(np.uint8))
+
+
+def build(out: Path, seed: int, n_train: int, n_test: int, size: int) -> dict:
+    """Write the dataset under ``out``; return its classes and settings (the ``dataset:`` section)."""
+    classes = photos()
+    names = list(classes)
+    rng = np.random.default_rng(seed)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    # balanced: each split goes round the classes, then is shuffled (train holds every class from 10 rows)
+    labels = np.r_[rng.permutation(np.arange(n_train) % len(names)), rng.permutation(np.arange(n_test) % len(names))]
+    rows = []
+    for i, label in enumerate(labels):
+        sample_id = f"c{i:05d}"
+        image = random_sample(rng, classes[names[label]], size)
+        cv2.imwrite(str(out / "images" / f"{sample_id}.jpg"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        rows.append({ID: sample_id, LABEL: names[label]})
+    table = pd.DataFrame(rows)
+    table[:n_train].to_csv(out / "train.csv", index=False)
+    table[n_train:].to_csv(out / "test_truth.csv", index=False)
+    table[n_train:][[ID]].to_csv(out / "test.csv", index=False)
+    dataset = {
+        "train": str(out / "train.csv"),
+        "test": str(out / "test.csv"),
+        "images": str(out / "images" / "{id}.jpg"),
+        "id_column": ID,
+        "task": "multiclass",
+        "label_column": LABEL,
+        "classes": names,  # the submission's columns, in this order
+    }
+    (out / "dataset.yaml").write_text(yaml.safe_dump({"dataset": dataset}, sort_keys=False))
+    return {"classes": names, "dataset": dataset}
+
+
+def images(out: Path, ids: pd.Series, size: tuple[int, int]) -> np.ndarray:
+    """Every sample resized to ``size`` (height, width): (N, 3, height, width) uint8 RGB."""
+    return np.stack(
+        [
+            cv2.resize(
+                cv2.cvtColor(cv2.imread(str(out / "images" / f"{i}.jpg")), cv2.COLOR_BGR2RGB),
+                size[::-1],
+                interpolation=cv2.INTER_AREA,
+            ).transpose(2, 0, 1)
+            for i in ids
+        ]
+    )
+
+
+def pixels(out: Path, ids: pd.Series, side: int) -> np.ndarray:
+    """Every sample at ``side`` x ``side`` in [0, 1], flattened: one row per id."""
+    return images(out, ids, (side, side)).reshape(len(ids), -1).astype(np.float32) / 255
+
+
+def indices(labels: pd.Series, classes: list[str]) -> np.ndarray:
+    """Each row's class index in ``classes``."""
+    return pd.Categorical(labels.astype(str), categories=classes).codes.astype(int)
+
+
+def scored(truth: np.ndarray, probabilities: np.ndarray) -> dict:
+    """Accuracy of the argmax and macro one-vs-rest ROC AUC of (N, classes) probabilities against class
+    indices, to 4 decimals."""
+    hot = np.eye(probabilities.shape[1], dtype=int)[truth]
+    return {
+        "test_accuracy": round(float((probabilities.argmax(1) == truth).mean()), 4),
+        "test_macro_roc_auc": round(metrics.mean_column_auc(hot, probabilities), 4),
+    }
+
+
+def baseline(out: Path, classes: list[str], side: int = 16) -> dict:
+    """A logistic regression on the standardised pixels at ``side`` x ``side``: its test accuracy and AUC."""
+    train, truth = pd.read_csv(out / "train.csv", dtype=str), pd.read_csv(out / "test_truth.csv", dtype=str)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    model.fit(pixels(out, train[ID], side), indices(train[LABEL], classes))
+    probabilities = np.zeros((len(truth), len(classes)))
+    probabilities[:, model.classes_] = model.predict_proba(pixels(out, truth[ID], side))
+    return scored(indices(truth[LABEL], classes), probabilities)
+
+
+def merged_config(configfiles: list[str]) -> dict:
+    """config/config.yaml with ``configfiles`` over it, as the workflow sees it (``foldwise.configs.load``)."""
+    return configs.load(ROOT / "config" / "config.yaml", *configfiles)
+
+
+def plain_settings(config: dict) -> dict:
+    """The plain loop's keywords from the config: model, random-crop size (the augment list's RandomCrop, else
+    the cache size), epochs and batch size."""
+    train_config = config["train"]
+    size = tuple(config["cache"]["size"])
+    crops = [(a["height"], a["width"]) for a in train_config.get("augment") or [] if a["name"] == "RandomCrop"]
+    return {
+        "model": train_config["model"],
+        "crop": crops[0] if crops else size,
+        "epochs": train_config["epochs"],
+        "batch_size": train_config["batch_size"],
+        "lr": 1e-3,  # Adam's usual rate from scratch; the config's may be a fine-tuning one
+    }
+
+
+def plain_scores(out: Path, config: dict, classes: list[str], seed: int, threads: int, device: str = "") -> dict:
+    """The plain loop with the config's settings (``plain_settings``) on the cache size, trained on every
+    train row: test accuracy and AUC of its predictions with flip TTA."""
+    size = tuple(config["cache"]["size"])
+    settings = plain_settings(config)
+    train, truth = pd.read_csv(out / "train.csv", dtype=str), pd.read_csv(out / "test_truth.csv", dtype=str)
+    start = time.perf_counter()
+    predict = plain_loop.train(
+        images(out, train[ID], size),
+        indices(train[LABEL], classes),
+        **settings,
+        num_classes=len(classes),
+        threads=threads,
+        seed=seed,
+        device=device or ("cuda" if torch.cuda.is_available() else "cpu"),
+    )
+    probabilities = predict(images(out, truth[ID], size), tta=True)
+    return {
+        **settings,
+        "crop": list(settings["crop"]),
+        "size": list(size),
+        "train_rows": len(train),
+        "seconds": round(time.perf_counter() - start),
+        **scored(indices(truth[LABEL], classes), probabilities),
+    }
+
+
+def run_workflow(workdir: Path, configfiles: list[str], cores: int) -> float:
+    targets = ["results/submission_mix.csv", *(f"results/scores/{stage}.json" for stage in STAGES)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        *targets,
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        str(cores),
+        "--resources",
+        f"gpu={cores}",
+        "--configfile",
+        *configfiles,
+    ]
+    log.info("%s", " ".join(cmd))
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=sys.stderr)
+    return time.perf_counter() - start
+
+
+def workflow_scores(workdir: Path, out: Path, classes: list[str]) -> dict:
+    """Per stage the OOF CV (and whether it is biased) of ``results/scores/{stage}.json`` and, against the truth
+    kept aside, the test accuracy and AUC of its submission."""
+    results = workdir / "results"
+    truth = pd.read_csv(out / "test_truth.csv", dtype=str)
+    report = {}
+    for stage, submission in STAGES.items():
+        score = json.loads((results / "scores" / f"{stage}.json").read_text())
+        probabilities = (
+            pd.read_csv(results / submission, dtype={ID: str}).set_index(ID).loc[truth[ID], classes].to_numpy()
+        )
+        report[stage] = {
+            "submission": submission,
+            "oof_metric": score["metric"],
+            "oof_cv": round(score["cv"], 4),
+            "oof_biased": score.get("biased", False),
+            **scored(indices(truth[LABEL], classes), probabilities),
+        }
+    return report
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workdir", type=Path, required=True, help="dataset under data/, the workflow's results/")
+    parser.add_argument(
+        "--configfile",
+        nargs="+",
+        default=["config/config.yaml"],
+        help="laid over config/config.yaml, in order; the dataset's yaml goes last",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train", type=int, default=1200)
+    parser.add_argument("--test", type=int, default=400)
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--skip-plain", action="store_true", help="no plain loop")
+    parser.add_argument("--skip-workflow", action="store_true", help="dataset and baselines only")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
+
+    workdir = args.workdir.resolve()  # the dataset's paths must hold from the workflow's --directory too
+    out = workdir / "data"
+    settings = {key: getattr(args, key) for key in ("train", "test", "size", "seed")}
+    built = out / "settings.json"  # a workdir's dataset is reused: it must be the one asked for
+    if not (out / "dataset.yaml").exists():
+        build(out, args.seed, args.train, args.test, args.size)
+        built.write_text(json.dumps(settings))
+    elif built.exists() and json.loads(built.read_text()) != settings:
+        parser.error(f"{out} holds another dataset, {built.read_text()}: give another --workdir")
+    classes = yaml.safe_load((out / "dataset.yaml").read_text())["dataset"]["classes"]
+    configfiles = [str(Path(c).resolve()) for c in args.configfile] + [str(out / "dataset.yaml")]
+    config = merged_config(configfiles)
+    report = {
+        "dataset": settings | {"classes": classes},
+        "configfiles": [Path(c).name for c in configfiles],
+        "baseline_logreg_16px": baseline(out, classes),
+    }
+    if not args.skip_plain:
+        report["plain_loop"] = plain_scores(out, config, classes, args.seed, args.cores)
+    if not args.skip_workflow:
+        report["workflow_seconds"] = round(run_workflow(workdir, configfiles, args.cores))
+        report["train_epochs"] = config["train"]["epochs"]
+        report["workflow"] = workflow_scores(workdir, out, classes)
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
