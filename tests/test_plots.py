@@ -64,6 +64,15 @@ def test_scores_table_and_its_html():
     assert page.startswith("<!DOCTYPE html>") and "scores &lt;all&gt;" in page and "0.9350" in page
 
 
+def test_multi_label_scores_show_auc_and_ap_beside_f1_and_the_fitted_thresholds_figure():
+    base = {"metric": "macro_f1", "cv": 0.6, "folds": [0.5, 0.7], "roc_auc": 0.91, "average_precision": 0.8}
+    report = {"method": "f1", "oof_macro_f1": {"out_of_fold": 0.66, "in_sample": 0.7}, "biased": True}
+    table = plots.scores_table({"base": base, "mix, fitted thresholds": plots.fitted_thresholds_score(report)})
+    assert table.columns.tolist()[:7] == ["stage", "metric", "cv", "fold mean", "optimistic", "macro AUC", "macro AP"]
+    assert table["macro AUC"].tolist()[0] == 0.91 and np.isnan(table["macro AP"].tolist()[1])
+    assert table.iloc[1][["metric", "cv", "optimistic"]].tolist() == ["macro_f1 (f1 thresholds)", 0.66, "yes"]
+
+
 def duplicates_table():
     return pd.DataFrame(
         {

@@ -47,11 +47,25 @@ def html_table(table: pd.DataFrame, title: str) -> str:
     )
 
 
+THRESHOLD_FREE = {"roc_auc": "macro AUC", "average_precision": "macro AP"}  # beside a multi-label F1
+
+
+def fitted_thresholds_score(report: dict) -> dict:
+    """results/thresholds.json as a ``scores_table`` row: the mixed OOF's macro F1 at thresholds
+    chosen out of fold (each fold's from the other folds), biased as the mix is."""
+    return {
+        "metric": f"macro_f1 ({report['method']} thresholds)",
+        "cv": report["oof_macro_f1"]["out_of_fold"],
+        "biased": report.get("biased", False),
+    }
+
+
 def scores_table(scores: dict[str, dict]) -> pd.DataFrame:
     """One row per stage: metric, CV over all OOF rows, mean of the folds, whether the CV is
-    optimistic (its ``biased`` flag: distilled models saw their validation labels), for identities
-    the fitted ``new_individual`` threshold and top-1 accuracy on known individuals, then each
-    fold's score. A score lacking a figure leaves its cell empty."""
+    optimistic (its ``biased`` flag: distilled models saw their validation labels), for multi-label
+    data the threshold-free macro ROC AUC and average precision, for identities the fitted
+    ``new_individual`` threshold and top-1 accuracy on known individuals, then each fold's score.
+    A score lacking a figure leaves its cell empty."""
     rows = []
     for stage, score in scores.items():
         folds = {f"fold {k}": value for k, value in enumerate(score.get("folds", []))}
@@ -63,12 +77,14 @@ def scores_table(scores: dict[str, dict]) -> pd.DataFrame:
                 "cv": score["cv"],
                 "fold mean": score.get("fold_mean", np.nan),
                 "optimistic": "yes" if score.get("biased") else "no",
+                **{label: score[key] for key, label in THRESHOLD_FREE.items() if key in score},
                 **(identity if "threshold" in score else {}),
                 **folds,
             }
         )
     table = pd.DataFrame(rows)
-    first = [c for c in ["stage", "metric", "cv", "fold mean", "optimistic", "threshold", "top-1 known"] if c in table]
+    named = ["stage", "metric", "cv", "fold mean", "optimistic", *THRESHOLD_FREE.values(), "threshold", "top-1 known"]
+    first = [c for c in named if c in table]
     return table[first + [c for c in table.columns if c not in first]]
 
 

@@ -16,6 +16,7 @@ rule tabulate_scores:
             *([rules.replace_labels.output.score] if REPLACE_LABELS else []),
         ],
         baselines=[rules.score_baselines.output.score] if IDENTITY else [],
+        thresholds=[rules.write_labels.output.thresholds] if DATASET["task"] == "multilabel" else [],
     output:
         table=report("results/plots/scores.html", caption="../report/scores.rst", category="Scores"),
     log:

@@ -8,6 +8,10 @@ from foldwise import artifacts, plots
 with artifacts.script_log(snakemake.log[0]):
     named = {"nn": "mix + nearest-sample labels"}  # HPA's label replacement (results/scores/nn.json)
     scores = {named.get(Path(p).stem, Path(p).stem): artifacts.read_json(p) for p in snakemake.input.scores}
+    if snakemake.input.thresholds:  # multi-label: the F1 the submission's labels are decided at
+        scores["mix, fitted thresholds"] = plots.fitted_thresholds_score(
+            artifacts.read_json(snakemake.input.thresholds[0])
+        )
     if snakemake.input.baselines:
         scores |= plots.baseline_scores(artifacts.read_json(snakemake.input.baselines[0]))
     plots.save_html(plots.html_table(plots.scores_table(scores), "cross-validation scores"), snakemake.output.table)
