@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ import numpy as np
 import pandas as pd
 import plain_loop  # benchmarks/plain_loop.py: this script's folder is the first on sys.path
 import skimage.data
+import snakemake_run
 import torch
 import yaml
 from sklearn.datasets import load_sample_images
@@ -206,26 +206,7 @@ def plain_scores(out: Path, config: dict, classes: list[str], seed: int, threads
 
 def run_workflow(workdir: Path, configfiles: list[str], cores: int) -> float:
     targets = ["results/submission_mix.csv", *(f"results/scores/{stage}.json" for stage in STAGES)]
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        *targets,
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        str(cores),
-        "--resources",
-        f"gpu={cores}",
-        "--configfile",
-        *configfiles,
-    ]
-    log.info("%s", " ".join(cmd))
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=sys.stderr)
-    return time.perf_counter() - start
+    return snakemake_run.run(targets, workdir, configfiles, cores)
 
 
 def workflow_scores(workdir: Path, out: Path, classes: list[str]) -> dict:

@@ -45,7 +45,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -55,6 +54,7 @@ import numpy as np
 import pandas as pd
 import plain_loop  # benchmarks/plain_loop.py: this script's folder is the first on sys.path
 import skimage.data
+import snakemake_run
 import torch
 import yaml
 from sklearn.datasets import load_sample_images
@@ -358,26 +358,7 @@ def run_workflow(workdir: Path, configfiles: list[str], stage: str, cores: int, 
         targets = ["results/submission_labels.csv"] + (["results/submission_labels_nn.csv"] if replace_labels else [])
     else:
         targets = ["results/scores/base.json", "results/submission.csv"]
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        *targets,
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        str(cores),
-        "--resources",
-        f"gpu={cores}",
-        "--configfile",
-        *configfiles,
-    ]
-    log.info("%s", " ".join(cmd))
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=sys.stderr)
-    return time.perf_counter() - start
+    return snakemake_run.run(targets, workdir, configfiles, cores)
 
 
 def kept_epochs(results: Path) -> list[int]:

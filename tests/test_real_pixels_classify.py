@@ -2,9 +2,7 @@
 the workflow's outputs on a tiny set; no workflow run."""
 
 import hashlib
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import cv2
@@ -12,21 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import load_benchmark
 
 from foldwise import manifest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))  # the benchmark imports its sibling plain_loop, as when run as a script
-
-
-def load(name: str):
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-real_pixels_classify = load("real_pixels_classify")
+real_pixels_classify = load_benchmark("real_pixels_classify")
 TRAIN, TEST, SIZE = 40, 12, 32
 
 

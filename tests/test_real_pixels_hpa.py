@@ -2,9 +2,7 @@
 and benchmarks/plain_loop.py learning a toy; no workflow run."""
 
 import hashlib
-import importlib.util
 import itertools
-import sys
 from pathlib import Path
 
 import cv2
@@ -12,20 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import BENCHMARKS, load_benchmark
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))  # the benchmark imports its sibling plain_loop, as when run as a script
-
-
-def load(name: str):
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-real_pixels_hpa = load("real_pixels_hpa")
-plain_loop = load("plain_loop")
+real_pixels_hpa = load_benchmark("real_pixels_hpa")
+plain_loop = load_benchmark("plain_loop")
 
 
 def sha256(data: bytes) -> str:
