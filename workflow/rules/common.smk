@@ -38,6 +38,7 @@ def demo_dataset():
         "test_images": None,
         "bit_depth": "auto",
         "classes": None,
+        "test_id_column": None,
     }
     if config["demo"]["layout"] == "identity":  # Happywhale's files: ids are file names
         images = "resources/demo/images/{id}"
@@ -177,7 +178,7 @@ def manifest_spec(wildcards):
     Keys sorted, nested ones too, so that the same dataset written in another order changes nothing."""
     if wildcards.split == "train":
         # the test side's keys, and boxes (they shape the cache, not the manifest), stay out
-        side = {**DATASET, "test": None, "test_images": None, "boxes": None}
+        side = {**DATASET, "test": None, "test_images": None, "test_id_column": None, "boxes": None}
     else:
         side = {**DATASET, **test_set(wildcards.split), "external": None}
     return json.loads(json.dumps(side, sort_keys=True))
