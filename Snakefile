@@ -37,6 +37,7 @@ localrules:
     make_soft_labels,
     write_submission,
     mix_submissions,
+    format_submission,
     mix_oof,
     write_labels,
     plots,

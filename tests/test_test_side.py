@@ -98,6 +98,7 @@ def test_a_new_test_file_reruns_only_the_test_side(workdir, tmp_path):
         "predict_fold": 2 * K,
         "write_submission": 2,
         "mix_submissions": 1,
+        "format_submission": 3,
     }
     predictions = {f"predictions/test/{stage}/fold{fold}.parquet" for stage in ("base", "distill") for fold in range(K)}
     assert changed(before, artifacts(workdir)) == {
@@ -108,9 +109,7 @@ def test_a_new_test_file_reruns_only_the_test_side(workdir, tmp_path):
         "data/duplicates.csv",
         "data/external_kept.parquet",
         *predictions,
-        "submission.csv",
-        "submission_distill.csv",
-        "submission_mix.csv",
+        *(f"{table}submission{of}.csv" for table in ("", "probabilities/") for of in ("", "_distill", "_mix")),
     }
     assert pd.read_csv(workdir / "results/submission_mix.csv").image_id.tolist() == subset
 
@@ -153,6 +152,7 @@ def test_a_predict_set_runs_on_new_images_and_leaves_every_other_artifact_alone(
         "predict_fold": 2 * K,
         "write_submission": 2,
         "mix_submissions": 1,
+        "format_submission": 1,
     }
     after = artifacts(workdir)
     assert changed(before, after) == set(after) - set(before)  # only new files

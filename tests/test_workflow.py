@@ -160,6 +160,7 @@ def test_new_alpha_reruns_only_the_distill_side(workdir, tmp_path):
         "predict_fold": K,
         "write_submission": 1,
         "mix_submissions": 1,
+        "format_submission": 2,
         "mix_oof": 1,
         "all": 1,
     }

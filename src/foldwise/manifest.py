@@ -46,6 +46,7 @@ class Dataset:
     label_column: str | None = None
     num_classes: int | None = None
     classes: list | None = None  # a label column's classes in their order (names or indices)
+    test_id_column: str | None = None  # the test CSV's id column where it lacks id_column
     group_column: str | None = None
     channels: int | None = None
     external: dict | None = None
@@ -91,8 +92,33 @@ class Problems:
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".gif"}
 
 
-def read_csv(path: str, what: str, id_column: str, label_column: str | None = None) -> pd.DataFrame:
-    """A CSV of the dataset as strings, or a folder as the table it stands for (``read_folder``)."""
+def test_id_column(columns: list[str], id_column: str, own: str | None, file: str) -> str:
+    """The test CSV's own id column: ``id_column`` where it has one, else ``own``
+    (``dataset.test_id_column``), else its first column (a sample submission names its id as the
+    competition wants it)."""
+    if id_column in columns:
+        return id_column
+    if own:
+        if own not in columns:
+            raise FoldwiseError(f"{file}: dataset.test_id_column {own!r} not found (columns: {columns})")
+        return own
+    return columns[0]
+
+
+def read_test_csv(spec: Dataset) -> pd.DataFrame:
+    """The test CSV (or folder) with its own id column (``test_id_column``) named ``id_column``."""
+    if Path(spec.test).is_dir():
+        return read_folder(spec.test, "test", spec.id_column, None)
+    table = read_csv(spec.test, "test", None)
+    own = test_id_column(list(table.columns), spec.id_column, spec.test_id_column, spec.test)
+    if own != spec.id_column:
+        log.info("%s: its id column is %r (dataset.id_column is %r)", spec.test, own, spec.id_column)
+    return table.rename(columns={own: spec.id_column})[[spec.id_column, *(c for c in table.columns if c != own)]]
+
+
+def read_csv(path: str, what: str, id_column: str | None, label_column: str | None = None) -> pd.DataFrame:
+    """A CSV of the dataset as strings, or a folder as the table it stands for (``read_folder``);
+    ``id_column`` None: any columns."""
     if Path(path).is_dir():
         return read_folder(path, what, id_column, label_column)
     try:
@@ -101,7 +127,7 @@ def read_csv(path: str, what: str, id_column: str, label_column: str | None = No
         raise FoldwiseError(f"{path}: {what} CSV not found (dataset.{what} in the config)") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise FoldwiseError(f"{path}: cannot parse {what} CSV ({error})") from None
-    if id_column not in table.columns:
+    if id_column is not None and id_column not in table.columns:
         raise FoldwiseError(
             f"{path}: id column {id_column!r} not found (columns: {list(table.columns)}); set dataset.id_column"
         )
@@ -420,7 +446,7 @@ def build_test_side(
             f"{spec.test}: its images name the channels {spec.channel_names}, the training data {channels(train_side)}"
         )
     problems = Problems(convert_channels=convert_channels)
-    test = read_csv(spec.test, "test", spec.id_column)
+    test = read_test_csv(spec)
     table = finish(read_test_side(spec, test, train_side, problems, threads), problems, spec, drop_bad_rows, ("test",))
     table.attrs["bit_depth"] = bit_depth(train_side)  # the training side's: test pixels scale as train's
     return table
@@ -431,7 +457,7 @@ def build(spec: Dataset, drop_bad_rows: bool = False, threads: int = 1, convert_
     problems = Problems(convert_channels=convert_channels)
     train, test = (
         read_csv(spec.train, "train", spec.id_column, spec.label_column),
-        read_csv(spec.test, "test", spec.id_column),
+        read_test_csv(spec),
     )
     train_side = read_train_side(spec, train, problems, threads, test)
     table = pd.concat([train_side, read_test_side(spec, test, train_side, problems, threads)], ignore_index=True)

@@ -38,6 +38,7 @@ def demo_dataset():
         "test_images": None,
         "bit_depth": "auto",
         "classes": None,
+        "test_id_column": None,
     }
     if config["demo"]["layout"] == "identity":  # Happywhale's files: ids are file names
         images = "resources/demo/images/{id}"
@@ -127,6 +128,7 @@ wildcard_constraints:
     model=r"[\w.-]+",  # a timm model name, possibly with a tag: seresnext50_32x4d.racm_in1k
     oof="|".join(OOF_STAGES),
     submission=r"submission(_distill|_pseudo|_mix|_labels|_nn|_labels_nn)?",
+    of="|_distill|_mix",  # the probability table a submission is formatted from
 
 
 def demo_outputs():
@@ -176,7 +178,7 @@ def manifest_spec(wildcards):
     Keys sorted, nested ones too, so that the same dataset written in another order changes nothing."""
     if wildcards.split == "train":
         # the test side's keys, and boxes (they shape the cache, not the manifest), stay out
-        side = {**DATASET, "test": None, "test_images": None, "boxes": None}
+        side = {**DATASET, "test": None, "test_images": None, "test_id_column": None, "boxes": None}
     else:
         side = {**DATASET, **test_set(wildcards.split), "external": None}
     return json.loads(json.dumps(side, sort_keys=True))
@@ -276,9 +278,11 @@ def training_inputs(wildcards):
 
 
 def final_outputs():
-    """The default targets: the mix and the scores, and for multi-label data the thresholds and labels."""
+    """The default targets: every stage's submission and the mix, in the sample submission's form, and
+    the scores; for multi-label data the thresholds and labels."""
     outputs = [
-        filled(rules.mix_submissions.output.submission, setdir=""),
+        "results/submission_mix.csv",  # identities: their own top-5 form
+        *SUBMISSION.values(),
         rules.mix_oof.output.score,
         *expand("results/scores/{stage}.json", stage=STAGES),
     ]
@@ -286,8 +290,8 @@ def final_outputs():
         outputs += [rules.write_labels.output.labels]
     if REPLACE_LABELS:
         outputs += [rules.replace_labels.output.score, rules.replace_labels.output.labels]
-    if IDENTITY:  # each stage's submission (the mix reads the rankings, not them) and the baselines' scores
-        outputs += [*SUBMISSION.values(), rules.score_baselines.output.score]
+    if IDENTITY:  # the baselines' scores
+        outputs += [rules.score_baselines.output.score]
     return outputs
 
 

@@ -1,6 +1,7 @@
 # Submissions of a test set (the dataset's, into results/, or a predict set's, into
-# results/predict/{name}/): the fold mean of each stage, then the mix of both stages.
-# The same mix of the out-of-fold predictions gives the mix's CV score.
+# results/predict/{name}/): the fold mean of each stage, then the mix of both stages, each a
+# probability table (results/probabilities/), then in the sample submission's form
+# (submission.format). The same mix of the out-of-fold predictions gives the mix's CV score.
 
 
 # classes (identity.smk holds the identity twin)
@@ -16,7 +17,7 @@ if not IDENTITY:
             ),
             external_kept=kept_external,
         output:
-            submission="results/{setdir}submission{suffix}.csv",
+            submission="results/{setdir}probabilities/submission{suffix}.csv",
         log:
             "results/logs/write_submission/{setdir}submission{suffix}.log",
         benchmark:
@@ -38,7 +39,7 @@ if not IDENTITY:
             submissions=expand(rules.write_submission.output.submission, suffix=list(STAGE_OF), allow_missing=True),
             external_kept=kept_external,
         output:
-            submission="results/{setdir}submission_mix.csv",
+            submission="results/{setdir}probabilities/submission_mix.csv",
         log:
             "results/logs/mix_submissions/{setdir}submission_mix.log",
         benchmark:
@@ -51,6 +52,32 @@ if not IDENTITY:
             code=code_hash("ensemble"),
         script:
             "../scripts/mix_submissions.py"
+
+    rule format_submission:
+        input:
+            probabilities="results/{setdir}probabilities/submission{of}.csv",
+            test=lambda wildcards: test_set(test_split(wildcards))["test"],
+            manifest=filled(rules.build_manifest.output.manifest, split="train"),
+            thresholds=lambda wildcards: (
+                [rules.write_labels.output.thresholds] if DATASET["task"] == "multilabel" else []
+            ),
+        output:
+            submission="results/{setdir}submission{of}.csv",
+        log:
+            "results/logs/format_submission/{setdir}submission{of}.log",
+        benchmark:
+            "results/benchmarks/format_submission/{setdir}submission{of}.tsv"
+        conda:
+            "../../envs/foldwise.yaml"
+        params:
+            id_column=DATASET["id_column"],
+            test_id_column=DATASET.get("test_id_column"),
+            task=DATASET["task"],
+            format=config["submission"]["format"],
+            at_least_one=config["thresholds"]["at_least_one"],
+            code=code_hash("submission", "manifest", "thresholds"),
+        script:
+            "../scripts/format_submission.py"
 
 
 # classes (identity.smk holds the identity twin)

@@ -64,7 +64,7 @@ if REPLACE_LABELS:
         output:
             score="results/scores/nn.json",
             labels="results/submission_labels_nn.csv",
-            probabilities="results/submission_nn.csv",
+            probabilities="results/probabilities/submission_nn.csv",
         log:
             "results/logs/replace_labels.log",
         benchmark:
