@@ -22,8 +22,10 @@ run: $(BIN)/snakemake
 dry-run: $(BIN)/snakemake
 	$(BIN)/snakemake all --cores $(CORES) --resources gpu=$(GPUS) -n
 
+# two workers, a test module each (module fixtures share one smoke run): snakemake's and Python's
+# start-up of one run overlaps the other's training
 test: $(BIN)/snakemake
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # the kill-and-resume soak test, and the workflow on a real one-node SLURM started here
 # (root; installs slurm and munge if missing)
