@@ -83,3 +83,62 @@ def test_group_top1_refuses_groups_that_never_span_two_folds():
     group = pd.Series(["A", "B"], index=["a", "b"])
     with pytest.raises(FoldwiseError, match="group_column"):
         neighbours.group_top1(folds, pd.Series(["A", "B"], index=["a", "b"]), group, kept=[])
+
+
+def test_outside_group_is_the_nearest_sample_of_another_group():
+    ranked = pd.DataFrame(
+        {
+            "id": ["q1", "q1", "q1", "q2", "q2"],
+            "individual": ["a2", "b1", "c1", "a1", "a2"],  # q1 (group A) finds A, then B; q2 only its own A
+            "similarity": [0.9, 0.7, 0.6, 0.8, 0.7],
+        }
+    )
+    group = pd.Series({"q1": "A", "q2": "A", "a1": "A", "a2": "A", "b1": "B", "c1": "C"})
+    other = neighbours.outside_group(ranked, group)
+    assert other.to_dict("list") == {"id": ["q1"], "neighbour": ["b1"], "similarity": [0.7]}
+
+
+def test_the_new_group_share_of_a_mixture_is_recovered_from_similarities():
+    rng = np.random.default_rng(0)
+    known, other = rng.normal(0.9, 0.04, 2000), rng.normal(0.7, 0.08, 2000)
+    for share in (0.0, 0.3, 0.5, 0.8):
+        new = rng.random(1000) < share
+        test = np.where(new, rng.normal(0.7, 0.08, 1000), rng.normal(0.9, 0.04, 1000))
+        assert abs(neighbours.estimate_new_share(test, known, other) - share) < 0.05, share
+
+
+def test_stand_ins_take_the_other_groups_neighbour_for_their_share_of_the_rows():
+    labels, other = np.zeros((10, 2)), np.ones((10, 2))
+    similarity, other_similarity = np.full(10, 0.9), np.r_[np.full(8, 0.5), np.nan, np.nan]
+    mixed, mixed_similarity, chosen = neighbours.stand_in_new(labels, similarity, other, other_similarity, 0.3)
+    assert chosen.sum() == 3 and not chosen[8:].any()  # only rows that have another group's sample
+    assert (mixed[chosen] == 1).all() and (mixed[~chosen] == 0).all()
+    assert (mixed_similarity[chosen] == 0.5).all() and (mixed_similarity[~chosen] == 0.9).all()
+    again = neighbours.stand_in_new(labels, similarity, other, other_similarity, 0.3)[2]
+    assert (again == chosen).all()  # seeded
+
+
+def test_fitting_with_new_group_stand_ins_helps_a_test_with_new_groups():
+    """Known groups: the neighbour is right above 0.8 (similarities 0.7-1.0); new groups: the neighbour,
+    of another group, is noise at 0.6-0.95. A fit on known rows alone replaces new ones from 0.8 on."""
+    rng = np.random.default_rng(4)
+
+    def rows(n, new_share):
+        truth = rng.random((n, 5)) < 0.3
+        decisions = np.where(rng.random((n, 5)) < 0.8, truth, ~truth)
+        new = rng.random(n) < new_share
+        similarity = np.where(new, rng.uniform(0.6, 0.95, n), rng.uniform(0.7, 1.0, n))
+        right = ~new & (similarity > 0.8)
+        neighbour = np.where(right[:, None], truth, rng.random((n, 5)) < 0.3)
+        return truth, decisions, neighbour, similarity
+
+    truth, decisions, near, similarity = rows(900, 0.0)  # OOF: every group in its gallery
+    other_similarity, other = rng.uniform(0.6, 0.95, 900), rng.random((900, 5)) < 0.3
+    folds = np.arange(900) % 3
+    plain = neighbours.fit(truth, decisions, near, similarity, folds)["threshold"]
+    stood = neighbours.stand_in_new(near, similarity, other, other_similarity, 0.5)
+    aware = neighbours.fit(truth, decisions, stood[0], stood[1], folds)["threshold"]
+    test = rows(900, 0.5)
+    score = {t: metrics.macro_f1(test[0], neighbours.replace(test[1], test[2], test[3], t)) for t in (plain, aware)}
+    assert plain < 0.85 < 0.9 < aware, (plain, aware)
+    assert score[aware] > score[plain] + 0.01, score

@@ -7,6 +7,12 @@ The threshold is fitted on the out-of-fold rows (each training row's nearest sam
 its embedding model trained on, against the classifier's out-of-fold labels), or set to replace a
 given share of the test rows. The winner found the result insensitive to it: ``fit`` reports the
 whole curve.
+
+Every out-of-fold row's group has other samples in its gallery; a test sample of a group not in
+train has none, and its nearest sample, of another group, gives the wrong labels at a similarity
+the out-of-fold rows never show. So the fit stands a share of its rows (``new_share``) in for
+such samples, each with its nearest sample of another group; ``auto`` estimates that share from
+the test's similarities (``estimate_new_share``).
 """
 
 from __future__ import annotations
@@ -22,6 +28,49 @@ def nearest(ranked: pd.DataFrame) -> pd.DataFrame:
     sample ids (``retrieval`` with every sample its own individual): id, neighbour, similarity."""
     first = ranked.sort_values(["id", "similarity"], ascending=[True, False], kind="stable").drop_duplicates("id")
     return first.rename(columns={"individual": "neighbour"})[["id", "neighbour", "similarity"]].reset_index(drop=True)
+
+
+def outside_group(ranked: pd.DataFrame, group: pd.Series) -> pd.DataFrame:
+    """Each query's nearest sample of another group than its own (what a sample of a group missing
+    from the gallery finds), from a ranked table as ``nearest`` takes: id, neighbour, similarity.
+    Queries whose ranked samples are all of their own group are left out."""
+    other = ranked[ranked.id.map(group).to_numpy() != ranked.individual.map(group).to_numpy()]
+    return nearest(other)
+
+
+def estimate_new_share(test: np.ndarray, known: np.ndarray, other: np.ndarray, points: int = 101) -> float:
+    """The share of test samples whose group is not in the gallery: the weight ``s`` for which the
+    mixture ``(1 - s) F_known + s F_other`` of the out-of-fold similarity distributions (nearest
+    sample with the group in the gallery; nearest of another group) is closest, in least squares
+    over the CDFs, to the test's similarity distribution."""
+    test, known, other = (np.sort(np.asarray(a, np.float64)) for a in (test, known, other))
+    if not len(test) or not len(known) or not len(other):
+        return 0.0
+    grid = np.quantile(np.r_[test, known, other], np.linspace(0, 1, points))
+
+    def cdf(values):
+        return np.searchsorted(values, grid, side="right") / len(values)
+
+    gap = cdf(other) - cdf(known)
+    return float(np.clip(np.dot(cdf(test) - cdf(known), gap) / max(np.dot(gap, gap), 1e-12), 0.0, 1.0))
+
+
+def stand_in_new(
+    neighbour_labels: np.ndarray,
+    similarity: np.ndarray,
+    other_labels: np.ndarray,
+    other_similarity: np.ndarray,
+    share: float,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels, similarity, which rows stand in) with ``share`` of the rows (those that have a sample of
+    another group, drawn with ``seed``) given their nearest sample of another group instead."""
+    available = np.flatnonzero(~np.isnan(np.asarray(other_similarity, np.float64)))
+    count = min(int(round(share * len(similarity))), len(available))
+    chosen = np.zeros(len(similarity), bool)
+    chosen[np.random.default_rng(seed).choice(available, count, replace=False)] = True
+    labels = np.where(chosen[:, None], other_labels, neighbour_labels)
+    return labels, np.where(chosen, other_similarity, similarity), chosen
 
 
 def group_top1(folds: pd.DataFrame, nearest_group: pd.Series, group: pd.Series, kept: list) -> dict:

@@ -73,7 +73,9 @@ if REPLACE_LABELS:
             "../../envs/foldwise.yaml"
         params:
             id_column=DATASET["id_column"],
-            replacement={k: v for k, v in config["label_replacement"].items() if k in ("threshold", "share")},
+            replacement={
+                k: v for k, v in config["label_replacement"].items() if k in ("threshold", "share", "new_share")
+            },
             at_least_one=config["thresholds"]["at_least_one"],
             code=code_hash("neighbours", "thresholds", "metrics", "manifest"),
         script:

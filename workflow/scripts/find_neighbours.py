@@ -1,5 +1,6 @@
 """Every test sample's nearest train or kept external sample in the groups embedding (the folds'
-similarities averaged), and every training row's nearest among the rows its fold model trained on."""
+similarities averaged), and every training row's nearest among the rows its fold model trained on,
+and its nearest of another group (what a sample of a group missing from train would find)."""
 
 import pandas as pd
 
@@ -14,9 +15,13 @@ with artifacts.script_log(snakemake.log[0]) as log:
     test = neighbours.nearest(
         retrieval.test_ranking([read(p) for p in snakemake.input.test], train_embeddings, itself, gallery, k, k)
     )
-    ranked, _ = retrieval.oof_ranking(train_embeddings, itself, read(snakemake.input.folds), kept, k, k)
-    oof = neighbours.nearest(ranked)
     group = table.set_index("id").group
+    deep = max(k, int(group[gallery].value_counts().max()) + 1)  # deep enough to reach another group
+    ranked, _ = retrieval.oof_ranking(train_embeddings, itself, read(snakemake.input.folds), kept, deep, deep)
+    oof = neighbours.nearest(ranked)
+    other = neighbours.outside_group(ranked, group).set_index("id")
+    oof["other_neighbour"] = oof.id.map(other.neighbour)
+    oof["other_similarity"] = oof.id.map(other.similarity)
     labels = pd.concat([manifest.label_table(table, "train"), manifest.label_table(table, "external")]).set_index("id")
     for part in (test, oof):
         part["group"] = group[part.neighbour].to_numpy()

@@ -17,20 +17,29 @@ with artifacts.script_log(snakemake.log[0]) as log:
 
     oof = read(inputs.oof).merge(read(inputs.oof_neighbours), on="id")
     truth, near = labels.loc[oof.id].to_numpy(), labels.loc[oof.neighbour].to_numpy()
-    fitted = neighbours.fit(truth, decide(oof), near, oof.similarity.to_numpy(), oof.fold.to_numpy())
     submission, test = pd.read_csv(inputs.submission, dtype={id_column: str}), read(inputs.neighbours)
+    # a share of the OOF rows stands in for test samples of groups not in train
+    other = labels.reindex(oof.other_neighbour).fillna(0).to_numpy()
+    new_share = snakemake.params.replacement["new_share"]
+    if new_share == "auto":
+        known = oof.similarity.to_numpy()
+        new_share = neighbours.estimate_new_share(test.similarity, known, oof.other_similarity.dropna())
+    near, similarity, _ = neighbours.stand_in_new(near, oof.similarity, other, oof.other_similarity, new_share)
+    fitted = neighbours.fit(truth, decide(oof), near, similarity, oof.fold.to_numpy())
     threshold = neighbours.choose_threshold(fitted, snakemake.params.replacement, test.similarity.to_numpy())
     predicted, probabilities, taken = neighbours.submissions(
         submission, decide(submission), test, labels, threshold, id_column
     )
     score = {**fitted, "metric": "macro_f1", "threshold": threshold, "replaced_share": float(taken.mean())}
+    score["new_share"] = new_share  # of the test, from groups not in train (the fit's stand-ins)
     score |= {
         "top1": artifacts.read_json(inputs.groups)["top1"],
         "biased": artifacts.read_json(inputs.mix_score)["biased"],
     }
     log.info(
-        "OOF macro F1 %.4f with replacement (%.4f without); %.1f%% of the test replaced at similarity >= %.4f",
-        *(score["cv"], score["cv_without"], 100 * score["replaced_share"], threshold),
+        "OOF macro F1 %.4f with replacement (%.4f without), %.0f%% of its rows standing in for new groups; "
+        "%.1f%% of the test replaced at similarity >= %.4f",
+        *(score["cv"], score["cv_without"], 100 * new_share, 100 * score["replaced_share"], threshold),
     )
     artifacts.write_json(score, snakemake.output.score)
     artifacts.write_csv(predicted, snakemake.output.labels)
