@@ -110,7 +110,8 @@ def test_killed_three_times_ends_like_an_uninterrupted_run(tmp_path):
     assert kills == 3 and resumed  # each run was cut inside training, and a job picked up its checkpoint
     for name in DETERMINISTIC:
         assert (reference / name).read_bytes() == (soaked / name).read_bytes(), name
-    for name in ["submission.csv", "submission_distill.csv", "submission_mix.csv"]:
+    tables = [f"probabilities/submission{of}.csv" for of in ("", "_distill", "_mix")]
+    for name in [*tables, "submission_mix.csv"]:
         assert (reference / "results" / name).read_bytes() == (soaked / "results" / name).read_bytes(), name
     for path in sorted((reference / "results/oof").rglob("*.parquet")):
         pd.testing.assert_frame_equal(
