@@ -23,7 +23,6 @@ Needs scikit-image (``pip install -e .[benchmarks]``). Logs go to stderr.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -231,21 +230,8 @@ def workflow_scores(workdir: Path, out: Path, classes: list[str]) -> dict:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workdir", type=Path, required=True, help="dataset under data/, the workflow's results/")
-    parser.add_argument(
-        "--configfile",
-        nargs="+",
-        default=["config/config.yaml"],
-        help="laid over config/config.yaml, in order; the dataset's yaml goes last",
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--train", type=int, default=1200)
-    parser.add_argument("--test", type=int, default=400)
-    parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--cores", type=int, default=2)
+    parser = snakemake_run.arguments(__doc__.split("\n\n")[0], ["config/config.yaml"], train=1200, test=400)
     parser.add_argument("--skip-plain", action="store_true", help="no plain loop")
-    parser.add_argument("--skip-workflow", action="store_true", help="dataset and baselines only")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
 

@@ -42,7 +42,6 @@ Needs scikit-image (``pip install -e .[benchmarks]``). Logs go to stderr.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -409,14 +408,8 @@ def workflow_scores(workdir: Path, out: Path, stage: str, num_classes: int) -> d
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workdir", type=Path, required=True, help="dataset under data/, the workflow's results/")
-    parser.add_argument(
-        "--configfile",
-        nargs="+",
-        default=["config/presets/hpa_2018.yaml", "config/demo_hpa.yaml"],
-        help="laid over config/config.yaml, in order; the dataset's yaml goes last",
-    )
+    configs = ["config/presets/hpa_2018.yaml", "config/demo_hpa.yaml"]
+    parser = snakemake_run.arguments(__doc__.split("\n\n")[0], configs, train=800, test=200)
     parser.add_argument(
         "--stage",
         choices=["mix", "base"],
@@ -431,13 +424,7 @@ def main(argv=None) -> None:
         "stains",
     )
     parser.add_argument("--groups", type=int, default=0, help="antibodies: groups of 2 to 6 alike samples (0: none)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--train", type=int, default=800)
-    parser.add_argument("--test", type=int, default=200)
-    parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--plain", action="store_true", help="also the plain loop with the config's model and sizes")
-    parser.add_argument("--skip-workflow", action="store_true", help="dataset and baselines only")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
 
