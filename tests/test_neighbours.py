@@ -136,8 +136,8 @@ def test_fitting_with_new_group_stand_ins_helps_a_test_with_new_groups():
     other_similarity, other = rng.uniform(0.6, 0.95, 900), rng.random((900, 5)) < 0.3
     folds = np.arange(900) % 3
     plain = neighbours.fit(truth, decisions, near, similarity, folds)["threshold"]
-    stood = neighbours.stand_in_new(near, similarity, other, other_similarity, 0.5)
-    aware = neighbours.fit(truth, decisions, stood[0], stood[1], folds)["threshold"]
+    aware = neighbours.fit(truth, decisions, near, similarity, folds, other=(other, other_similarity), new_share=0.5)
+    aware = aware["threshold"]
     test = rows(900, 0.5)
     score = {t: metrics.macro_f1(test[0], neighbours.replace(test[1], test[2], test[3], t)) for t in (plain, aware)}
     assert plain < 0.85 < 0.9 < aware, (plain, aware)

@@ -79,8 +79,8 @@ class BatchAugment:
         return bool(self.smoothing) or self.mixup is not None or self.erasing is not None
 
     def reseed(self, seed: int) -> None:
-        """Fix the generators timm's draws come from, for one epoch: Python's (erasing's boxes), NumPy's
-        (mixup's weights) and torch's (erasing's pixels; train_fold seeds it per epoch alike)."""
+        """Fix the global generators for one epoch: Python's (erasing's boxes), NumPy's (mixup's
+        weights) and torch's (erasing's pixels, and the model's dropout)."""
         random.seed(seed)
         np.random.seed(seed % 2**32)
         torch.manual_seed(seed)

@@ -30,8 +30,7 @@ def fit(
     inside and centres it on black (letterbox: nothing lost, nothing distorted); ``crop`` cuts the
     centre of the image's aspect to the size's first (nothing distorted, the edges lost).
     """
-    if resize not in RESIZE:
-        raise FoldwiseError(f"cache.resize must be one of {', '.join(RESIZE)}, got {resize!r}")
+    check_resize(resize)
     if transpose_portrait and image.shape[0] > image.shape[1]:
         image = image.transpose(1, 0, 2)
     h, w = size
@@ -53,6 +52,11 @@ def fit(
     top, left = (h - inner[0]) // 2, (w - inner[1]) // 2
     out[top : top + inner[0], left : left + inner[1]] = resized
     return out
+
+
+def check_resize(resize: str) -> None:
+    if resize not in RESIZE:
+        raise FoldwiseError(f"cache.resize must be one of {', '.join(RESIZE)}, got {resize!r}")
 
 
 def _fill(args) -> None:
@@ -112,7 +116,7 @@ def build(
     """
     if margin < 0:
         raise FoldwiseError(f"the box margin must be at least 0, got {margin} (cache.box_margin)")
-    fit(np.zeros((1, 1, 1), np.uint8), (1, 1), resize=resize)  # a bad resize fails before any decoding
+    check_resize(resize)  # before any decoding
     samples = manifest_module.paths(manifest)
     crops = None
     if boxes is not None:

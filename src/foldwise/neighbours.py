@@ -136,6 +136,8 @@ def fit(
     similarity: np.ndarray,
     folds: np.ndarray,
     points: int = 101,
+    other: tuple[np.ndarray, np.ndarray] | None = None,
+    new_share: float = 0.0,
 ) -> dict:
     """The replacement threshold that maximises the out-of-fold macro F1, and what it is worth.
 
@@ -145,12 +147,17 @@ def fit(
         similarity: (n,) to the nearest sample.
         folds: (n,) the classifier's fold of each row: ``cv`` scores each fold with a threshold
             fitted on the other folds (``cv_in_sample``: fitted on all rows, optimistic).
+        other, new_share: each row's nearest sample of another group (labels, similarity; NaN where
+            none): ``new_share`` of the rows take it, standing in for test samples of new groups
+            (``stand_in_new``).
     Returns:
         {"threshold", "cv", "cv_in_sample", "cv_without", "replaced_share", "curve"}; the curve
         is the in-sample macro F1 at thresholds over the similarity's quantiles.
     """
     if len(truth) == 0:
         raise FoldwiseError("label replacement: no out-of-fold rows to fit the threshold on")
+    if other is not None and new_share > 0:
+        neighbour_labels, similarity, _ = stand_in_new(neighbour_labels, similarity, *other, new_share)
     similarity = np.asarray(similarity, np.float64)
     candidates = np.unique(np.r_[np.quantile(similarity, np.linspace(0, 1, points)), np.inf])
     curve = f1_curve(truth, decisions, neighbour_labels, similarity, candidates)

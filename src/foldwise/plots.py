@@ -78,7 +78,7 @@ def scores_table(scores: dict[str, dict]) -> pd.DataFrame:
                 "fold mean": score.get("fold_mean", np.nan),
                 "optimistic": "yes" if score.get("biased") else "no",
                 **{label: score[key] for key, label in THRESHOLD_FREE.items() if key in score},
-                **(identity if "threshold" in score else {}),
+                **(identity if score["metric"] == "map@5" else {}),
                 **folds,
             }
         )

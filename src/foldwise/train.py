@@ -455,8 +455,7 @@ def train_fold(
     sampler = EpochSampler(len(dataset), seed, range(start_epoch, cfg.epochs), steps_per_epoch * batch_size)
     stream = iter(make_loader(dataset, sampler, batch_size, resolve_workers(cfg.num_workers, device), device))
     for epoch in range(start_epoch, cfg.epochs):
-        torch.manual_seed(seed * 100_003 + epoch)  # dropout of this epoch
-        mix.reseed(seed * 100_003 + epoch)  # timm's mixup and erasing draws
+        mix.reseed(seed * 100_003 + epoch)  # this epoch's dropout and timm's mixup and erasing draws
         model.train()
         started, seen, update = time.perf_counter(), 0, 0
         loss_sum = torch.zeros((), device=device)  # summed on the device: no sync per step

@@ -19,13 +19,13 @@ with artifacts.script_log(snakemake.log[0]) as log:
     truth, near = labels.loc[oof.id].to_numpy(), labels.loc[oof.neighbour].to_numpy()
     submission, test = pd.read_csv(inputs.submission, dtype={id_column: str}), read(inputs.neighbours)
     # a share of the OOF rows stands in for test samples of groups not in train
-    other = labels.reindex(oof.other_neighbour).fillna(0).to_numpy()
+    other = (labels.reindex(oof.other_neighbour).fillna(0).to_numpy(), oof.other_similarity.to_numpy())
     new_share = snakemake.params.replacement["new_share"]
     if new_share == "auto":
-        known = oof.similarity.to_numpy()
-        new_share = neighbours.estimate_new_share(test.similarity, known, oof.other_similarity.dropna())
-    near, similarity, _ = neighbours.stand_in_new(near, oof.similarity, other, oof.other_similarity, new_share)
-    fitted = neighbours.fit(truth, decide(oof), near, similarity, oof.fold.to_numpy())
+        new_share = neighbours.estimate_new_share(test.similarity, oof.similarity, oof.other_similarity.dropna())
+    fitted = neighbours.fit(
+        truth, decide(oof), near, oof.similarity.to_numpy(), oof.fold.to_numpy(), other=other, new_share=new_share
+    )
     threshold = neighbours.choose_threshold(fitted, snakemake.params.replacement, test.similarity.to_numpy())
     predicted, probabilities, taken = neighbours.submissions(
         submission, decide(submission), test, labels, threshold, id_column
