@@ -210,14 +210,17 @@ def run_workflow(workdir: Path, configfiles: list[str], cores: int) -> float:
 
 def workflow_scores(workdir: Path, out: Path, classes: list[str]) -> dict:
     """Per stage the OOF CV (and whether it is biased) of ``results/scores/{stage}.json`` and, against the truth
-    kept aside, the test accuracy and AUC of its submission."""
+    kept aside, the test accuracy and AUC of its probability table (``results/probabilities/``)."""
     results = workdir / "results"
     truth = pd.read_csv(out / "test_truth.csv", dtype=str)
     report = {}
     for stage, submission in STAGES.items():
         score = json.loads((results / "scores" / f"{stage}.json").read_text())
         probabilities = (
-            pd.read_csv(results / submission, dtype={ID: str}).set_index(ID).loc[truth[ID], classes].to_numpy()
+            pd.read_csv(results / "probabilities" / submission, dtype={ID: str})
+            .set_index(ID)
+            .loc[truth[ID], classes]
+            .to_numpy()
         )
         report[stage] = {
             "submission": submission,

@@ -123,13 +123,14 @@ def test_the_last_config_file_wins(tmp_path):
 def test_the_workflow_outputs_are_scored_against_the_truth(tmp_path, tiny):
     out, classes = tiny
     truth = pd.read_csv(out / "test_truth.csv", dtype=str)
-    (tmp_path / "results" / "scores").mkdir(parents=True)
+    for folder in ("scores", "probabilities"):
+        (tmp_path / "results" / folder).mkdir(parents=True)
     right = np.eye(len(classes))[real_pixels_classify.indices(truth.label, classes)]
     for stage, submission in real_pixels_classify.STAGES.items():
         probabilities = right if stage == "base" else np.roll(right, 1, axis=1)  # the others always wrong
         table = pd.DataFrame(probabilities, columns=classes).iloc[:, ::-1]  # the order of columns is not trusted
         table.insert(0, "image_id", truth.image_id)
-        table[::-1].to_csv(tmp_path / "results" / submission, index=False)  # nor that of rows
+        table[::-1].to_csv(tmp_path / "results/probabilities" / submission, index=False)  # nor that of rows
         score = {"metric": "roc_auc", "cv": 0.912345, "folds": [0.9], "biased": stage != "base"}
         (tmp_path / "results" / "scores" / f"{stage}.json").write_text(json.dumps(score))
     report = real_pixels_classify.workflow_scores(tmp_path, out, classes)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from foldwise import FoldwiseError
+
 
 def merge(base: dict, override: dict) -> dict:
     """``override`` laid over ``base`` as Snakemake lays a --configfile over the config: mappings
@@ -62,3 +64,31 @@ def dataset_defaults(dataset: dict) -> dict:
             f"folder of class folders; {dataset['train']!r} is not a folder"
         )
     return dataset
+
+
+def member_weights(setting, members: list[str]) -> list[float] | str | None:
+    """``ensemble.weights`` for ``members`` (named ``stage``, ``experiment/stage`` or an extra's name):
+    None (equal), ``"fit"``, or one weight per member. A list gives them in the members' order; a
+    mapping names an experiment (a number for all its stages, or ``{stage: weight}``), a stage or an
+    extra, and a member it does not name weighs 0."""
+    if setting is None or setting == "fit":
+        return setting
+    if isinstance(setting, (list, tuple)):
+        if len(setting) != len(members):
+            raise FoldwiseError(
+                f"ensemble.weights has {len(setting)} value(s) for the {len(members)} members {members}; "
+                "give one per member, or a mapping {experiment: {stage: weight}}"
+            )
+        return [float(w) for w in setting]
+    weights = dict.fromkeys(members, 0.0)
+    for key, value in setting.items():
+        named = {f"{key}/{stage}": w for stage, w in value.items()} if isinstance(value, dict) else None
+        matched = list(named) if named else [m for m in members if m == key or m.startswith(f"{key}/")]
+        unknown = [m for m in matched if m not in weights] or ([] if matched else [key])
+        if unknown:
+            raise FoldwiseError(f"ensemble.weights names {unknown[0]!r}, which is none of the members {members}")
+        for member in matched:
+            weights[member] = float(named[member] if named else value)
+    if not any(weights.values()):
+        raise FoldwiseError(f"ensemble.weights gives every member of {members} weight 0")
+    return list(weights.values())

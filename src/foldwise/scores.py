@@ -34,3 +34,12 @@ def cv_score(oof: pd.DataFrame, hard: pd.DataFrame, metric: str, task: str = "mu
             name: metrics.create(name)(truth, pred) for name in ("roc_auc", "average_precision") if name != metric
         }
     return result
+
+
+def blend_caveat(members: dict[str, dict], extras: list[str]) -> dict:
+    """What a blend's scores JSON says about its own bias: optimistic where a member's CV is (its
+    ``biased`` flag: distilled OOF, best-epoch selection), or where an extra's OOF table comes from
+    outside the workflow (its folds and fitting are not known)."""
+    notes = [f"{name}: {score.get('note', 'optimistic')}" for name, score in members.items() if score.get("biased")]
+    notes += [f"{name}: an OOF table from outside the workflow, its folds and fitting not known" for name in extras]
+    return {"biased": bool(notes), **({"note": "optimistic, as its members are. " + "; ".join(notes)} if notes else {})}

@@ -48,7 +48,10 @@ def choose(
     method: str, y_true: np.ndarray, oof_scores: np.ndarray, test_scores: np.ndarray, rates: list[float] | None = None
 ) -> np.ndarray:
     """Per-class thresholds: ``f1`` fits them on the OOF predictions; ``rates`` makes each class's
-    predicted test rate match ``rates`` (default: the train label rates)."""
+    predicted test rate match ``rates`` (default: the train label rates); ``or`` (the mix of
+    ``ensemble.method: or``, where each member's own fitted threshold lies at 0.5) fits none."""
+    if method == "or":
+        return np.full(np.shape(y_true)[1], 0.5)
     if method == "f1":
         return fit_f1(y_true, oof_scores)
     rates = np.asarray(rates if rates is not None else (np.asarray(y_true) >= 0.5).mean(axis=0))

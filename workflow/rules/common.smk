@@ -1,10 +1,13 @@
 # Config validation, wildcard constraints and the helpers rules share.
 # Parsed on every run, dry runs included: it imports nothing heavier than ast (foldwise.code).
 
+import copy
 import json
 import os
+import re
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from snakemake.utils import validate
 
@@ -21,7 +24,8 @@ SIZE = "{}x{}".format(*config["cache"]["size"])
 PREDICT_SETS = config["predict_sets"]  # more test sets, predicted on demand: results/predict/{name}/
 LIBRARY = Path(workflow.basedir) / "src" / "foldwise"
 sys.path.insert(0, str(LIBRARY.parent))  # this checkout's library, installed or not
-from foldwise.code import source_hash  # noqa: E402 (needs the path above)
+from foldwise import FoldwiseError  # noqa: E402 (needs the path above)
+from foldwise.code import source_hash  # noqa: E402
 
 # scripts import foldwise from this checkout, installed or not (conda envs, cluster jobs)
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [str(LIBRARY.parent), os.getenv("PYTHONPATH")])))
@@ -71,15 +75,14 @@ def demo_dataset():
     }
 
 
-from foldwise.configs import dataset_defaults  # noqa: E402
+from foldwise.configs import dataset_defaults, member_weights, merge  # noqa: E402
 
 DATASET = dataset_defaults(config["dataset"]) if config.get("dataset") else demo_dataset()
 IDENTITY = DATASET["task"] == "identity"  # Happywhale: embeddings, retrieval and pseudo-labels
 # the second stage: distillation on soft labels, or for identities retraining with pseudo-labels
 STAGES = ["base", "pseudo" if IDENTITY else "distill"]
-# the competition's file names: submission.csv (base) and submission_distill.csv (or _pseudo)
-SUBMISSION = {stage: "results/submission{}.csv".format("" if stage == "base" else f"_{stage}") for stage in STAGES}
-STAGE_OF = {"": "base", f"_{STAGES[1]}": STAGES[1]}  # the {suffix} of submission{suffix}.csv
+# the {suffix} of the competition's file names: submission.csv (base), submission_distill.csv (or _pseudo)
+STAGE_OF = {"": "base", f"_{STAGES[1]}": STAGES[1]}
 OOF_STAGES = [*STAGES, "mix"]  # the out-of-fold predictions that the report plots
 
 
@@ -107,6 +110,28 @@ def resolve_task_defaults(train):
 
 
 resolve_task_defaults(config["train"])
+
+
+def experiment_configs():
+    """{folder: config} of the run's experiments (config ``experiments:``): each its own config, the
+    run's with the experiment's overrides laid over it as a config file is, validated as a whole; and
+    "" for the run's own config, which is the whole run without experiments."""
+    named = config["experiments"]
+    if named and IDENTITY:
+        raise ValueError("config: experiments: are for class tasks; an identity run is one experiment (drop it)")
+    own = {key: value for key, value in config.items() if key != "experiments"}
+    folders = {"": config}
+    for name, overrides in named.items():
+        merged = merge(copy.deepcopy(own), overrides or {})
+        validate(merged, "../schemas/config.schema.yaml")
+        resolve_task_defaults(merged["train"])
+        folders[f"experiments/{name}/"] = merged
+    return folders
+
+
+# the {experiment} wildcard: an experiment's folder under results/, or "" for the run's own config
+EXPERIMENT_CONFIGS = experiment_configs()
+EXPERIMENTS = [folder for folder in EXPERIMENT_CONFIGS if folder] or [""]  # what the run trains and blends
 # HPA 2018's nearest-neighbour label replacement (workflow/rules/neighbours.smk)
 REPLACE_LABELS = config["label_replacement"]["enabled"] is True or (
     config["label_replacement"]["enabled"] == "auto" and bool(DATASET.get("group_column"))
@@ -115,7 +140,28 @@ if REPLACE_LABELS and (IDENTITY or not DATASET.get("group_column")):
     raise ValueError("config: label_replacement needs a classification dataset with a dataset.group_column")
 
 
+def check_ensemble(ensemble):
+    """Refuse, before any job, an ensemble the run cannot blend: weights naming no member, OR of labels for
+    single-label data, and a fitted blend or OR over an extra submission without out-of-fold predictions."""
+    if not IDENTITY:
+        top_level = SimpleNamespace(experiment="")
+        members = [*blend_members(top_level), *ensemble["extra"]]
+        try:
+            member_weights(ensemble["weights"], members)
+        except FoldwiseError as error:
+            raise ValueError(f"config: {error}") from None
+    if ensemble["method"] == "or" and DATASET["task"] != "multilabel":
+        raise ValueError(f"config: ensemble.method: or takes multi-label data, not {DATASET['task']}; use mean")
+    for name, extra in ensemble["extra"].items():
+        if extra["oof"] is None and (ensemble["weights"] == "fit" or ensemble["method"] == "or"):
+            raise ValueError(
+                f"config: ensemble.extra.{name} has no oof, and weights: fit and method: or fit on every member's "
+                f"out-of-fold predictions: give ensemble.extra.{name}.oof, or fixed weights"
+            )
+
+
 wildcard_constraints:
+    experiment="(?:{})".format("|".join(map(re.escape, EXPERIMENT_CONFIGS))),
     # nested{f}: a teacher trained without fold f; groups: the embedding of dataset.group_column
     stage=r"base|distill|pseudo|groups|nested\d+",
     fold=r"\d+",
@@ -194,22 +240,73 @@ def filled(path, **wildcards):
     return expand(path, **wildcards)[0]
 
 
+def top(path):
+    """A per-experiment output pattern at the top of results/: the run's own (its blend, without
+    experiments its only experiment); the other wildcards stay."""
+    return expand(path, experiment="", allow_missing=True)[0]
+
+
+def xp(wildcards):
+    """The config of the job's experiment."""
+    return EXPERIMENT_CONFIGS[wildcards.experiment]
+
+
+def xp_size(wildcards):
+    """The cache size the job's experiment trains and predicts at."""
+    return "{}x{}".format(*xp(wildcards)["cache"]["size"])
+
+
+def xp_cache(wildcards, split="train"):
+    """The cached images and index of ``split`` at the experiment's size (a job's split wildcard: None),
+    each a list of one, as the scripts read them."""
+    split = split or wildcards.split
+    return {
+        name: expand(path, size=xp_size(wildcards), split=split) for name, path in rules.cache_images.output.items()
+    }
+
+
+SUFFIX = {stage: suffix for suffix, stage in STAGE_OF.items()}  # a stage's {suffix} of submission{suffix}.csv
+
+
+def blend_members(wildcards):
+    """{name: (experiment folder, stage)} of what the mix at results/{experiment} blends: that experiment's
+    stages; at the top of a run with experiments, every experiment's stages (named experiment/stage)."""
+    if wildcards.experiment == "" and EXPERIMENTS != [""]:
+        return {f"{Path(folder).name}/{stage}": (folder, stage) for folder in EXPERIMENTS for stage in STAGES}
+    return {stage: (wildcards.experiment, stage) for stage in STAGES}
+
+
+def blend_extras(wildcards):
+    """The other submissions (ensemble.extra) the top-level blend joins (of the dataset's test set only:
+    a predict set's blend leaves them out)."""
+    return config["ensemble"]["extra"] if wildcards.experiment == "" else {}
+
+
+def blend_weights(wildcards):
+    """ensemble.weights at the top; an experiment's own mix weighs its stages equally, or fits them."""
+    weights = config["ensemble"]["weights"]
+    return weights if wildcards.experiment == "" or weights in (None, "fit") else None
+
+
+check_ensemble(config["ensemble"])
+
+
 # train settings that cannot change the weights (foldwise.train.SYSTEM_SETTINGS, and the job's
 # threads): scripts read them from the config, so that changing them is no rerun trigger
 TRAIN_SYSTEM_SETTINGS = ("num_workers", "eval_batch_size", "threads")
 
 
-def train_recipe():
-    """The train settings that shape a model: the params of the training rules."""
-    return {k: v for k, v in config["train"].items() if k not in TRAIN_SYSTEM_SETTINGS}
+def train_recipe(wildcards):
+    """The train settings of the job's experiment that shape a model: the params of the training rules."""
+    return {k: v for k, v in xp(wildcards)["train"].items() if k not in TRAIN_SYSTEM_SETTINGS}
 
 
 def stage_recipe(wildcards):
     """The train settings of a stage: the recipe's, and for the groups embedding its overrides, with an
     embedding head, ArcFace and MAP@5 by class centres (whatever the classifier uses)."""
     if wildcards.stage != "groups":
-        return train_recipe()
-    recipe = {**train_recipe(), **config["label_replacement"]["train"]}
+        return train_recipe(wildcards)
+    recipe = {**train_recipe(wildcards), **config["label_replacement"]["train"]}
     return {**recipe, "head": "embedding", "loss": "auto", "metric": "map@5"}
 
 
@@ -238,14 +335,15 @@ def kept_external(wildcards):
     return checkpoints.dedup_external.get().output.kept
 
 
-def pretrained_weights(wildcards=None):
+def pretrained_weights(wildcards):
     """The file training starts from: the model's stored default weights (`pretrained: true`,
     rule fetch_weights), a file the user names, or none (random init). An input function of its
     own, apart from the checkpoint-dependent ones, so that a plan made before dedup has run
     already lists fetch_weights."""
-    pretrained = config["train"]["pretrained"]
+    train = xp(wildcards)["train"]
+    pretrained = train["pretrained"]
     if pretrained is True:
-        return {"weights": rules.fetch_weights.output.weights.format(model=config["train"]["model"])}
+        return {"weights": rules.fetch_weights.output.weights.format(model=train["model"])}
     return {"weights": pretrained} if pretrained else {}
 
 
@@ -270,24 +368,26 @@ def training_inputs(wildcards):
         inputs["soft_labels"] = rules.make_pseudo_labels.output.labels
         inputs["test_images"] = filled(rules.cache_images.output.images, size=SIZE, split="test")
         inputs["test_index"] = filled(rules.cache_images.output.index, size=SIZE, split="test")
-    if wildcards.stage == "distill" and config["distill"]["teachers"] == "nested":
-        inputs["soft_labels"] = rules.make_nested_soft_labels.output.labels.format(fold=wildcards.fold)
+    if wildcards.stage == "distill" and xp(wildcards)["distill"]["teachers"] == "nested":
+        inputs["soft_labels"] = filled(
+            rules.make_nested_soft_labels.output.labels, experiment=wildcards.experiment, fold=wildcards.fold
+        )
     elif wildcards.stage == "distill":
-        inputs["soft_labels"] = rules.make_soft_labels.output.labels
+        inputs["soft_labels"] = filled(rules.make_soft_labels.output.labels, experiment=wildcards.experiment)
     return inputs
 
 
 def final_outputs():
     """The default targets: every stage's submission and the mix, in the sample submission's form, and
-    the scores; for multi-label data the thresholds and labels."""
-    outputs = [
-        "results/submission_mix.csv",  # identities: their own top-5 form
-        *SUBMISSION.values(),
-        rules.mix_oof.output.score,
-        *expand("results/scores/{stage}.json", stage=STAGES),
-    ]
+    the scores; for multi-label data the thresholds and labels. With experiments, each experiment's
+    submissions and scores (its stages and its own mix) beside the blend of them all at the top."""
+    outputs = ["results/submission_mix.csv", "results/scores/mix.json"]  # identities: their own top-5 form
+    for folder in EXPERIMENTS:
+        outputs += [f"results/{folder}submission{SUFFIX[stage]}.csv" for stage in STAGES]
+        outputs += [f"results/{folder}scores/{stage}.json" for stage in STAGES]
+        outputs += [f"results/{folder}submission_mix.csv", f"results/{folder}scores/mix.json"] if folder else []
     if DATASET["task"] == "multilabel":
-        outputs += [rules.write_labels.output.labels]
+        outputs += [top(rules.write_labels.output.labels)]
     if REPLACE_LABELS:
         outputs += [rules.replace_labels.output.score, rules.replace_labels.output.labels]
     if IDENTITY:  # the baselines' scores
@@ -299,40 +399,58 @@ def nested_teacher_oof(wildcards):
     """OOF predictions for distilled fold f from the teachers trained without fold f: one model
     per other fold g, predicting g."""
     outer = int(wildcards.fold)
-    return expand(rules.predict_oof.output.oof, stage=f"nested{outer}", fold=[g for g in FOLDS if g != outer])
+    others = [g for g in FOLDS if g != outer]
+    return expand(rules.predict_oof.output.oof, experiment=wildcards.experiment, stage=f"nested{outer}", fold=others)
 
 
 def oof_predictions(wildcards):
     """The out-of-fold predictions of a stage ({oof} base or distill), or of the mix."""
     if wildcards.oof == "mix":
-        return rules.mix_oof.output.oof
-    return expand(rules.collect_oof.output.oof, stage=wildcards.oof)
+        return expand(rules.mix_oof.output.oof, experiment=wildcards.experiment)
+    return expand(rules.collect_oof.output.oof, experiment=wildcards.experiment, stage=wildcards.oof)
+
+
+def scores_of_run():
+    """{row name: scores JSON} of the report's scores table: every experiment's stages and mix, then
+    the blend (without experiments: the stages and the mix, named as before)."""
+    named = {}
+    for folder in EXPERIMENTS:
+        prefix = f"{Path(folder).name}/" if folder else ""
+        named |= {f"{prefix}{stage}": f"results/{folder}scores/{stage}.json" for stage in STAGES}
+        named |= {f"{prefix}mix": f"results/{folder}scores/mix.json"} if folder else {}
+    named["mix" if EXPERIMENTS == [""] else "blend"] = "results/scores/mix.json"
+    if REPLACE_LABELS:
+        named["mix + nearest-sample labels"] = rules.replace_labels.output.score
+    return named
 
 
 def report_plots():
     """Every plot of the report, by task: scores, training curves, submissions and (with external
     data) the dedup galleries for all; identities then add MAP@5 against the new_individual
-    threshold and each stage's worst queries, classes the ROC curves, the confusion matrix or the
-    F1 thresholds, and the Grad-CAM worst samples; label replacement its F1 curve and replaced samples."""
-    submissions = [*SUBMISSION.values(), *(path for path in final_outputs() if path.endswith(".csv"))]
-    names = list(dict.fromkeys(Path(path).stem for path in submissions))  # identities: final outputs list them too
+    threshold and each stage's worst queries, classes the ROC curves and the confusion matrix (of every
+    experiment's stages and mixes, and of the blend), the F1 thresholds and the Grad-CAM worst samples;
+    label replacement its F1 curve and replaced samples."""
+    submissions = [path for path in final_outputs() if path.endswith(".csv") and path.count("/") == 1]
+    names = list(dict.fromkeys(Path(path).stem for path in submissions))
     plots = [
         rules.tabulate_scores.output.table,
-        *expand(rules.plot_training_curves.output.curves, stage=STAGES),
         *expand(rules.tabulate_submission.output.table, submission=names),
     ]
+    for folder in EXPERIMENTS:
+        plots += expand(rules.plot_training_curves.output.curves, experiment=folder, stage=STAGES)
+        if IDENTITY:
+            plots += expand(rules.plot_worst_queries.output.gallery, stage=STAGES)
+        else:
+            plots += expand(rules.plot_roc.output.figure, experiment=folder, oof=OOF_STAGES)
+            plots += expand(rules.plot_worst_samples.output.gallery, experiment=folder, stage=STAGES)
+        if DATASET["task"] == "multiclass":
+            plots += expand(rules.plot_confusion.output.figure, experiment=folder, oof=OOF_STAGES)
+    if EXPERIMENTS != [""]:  # the blend
+        plots += [filled(rules.plot_roc.output.figure, experiment="", oof="mix")]
+        if DATASET["task"] == "multiclass":
+            plots += [filled(rules.plot_confusion.output.figure, experiment="", oof="mix")]
     if IDENTITY:
-        plots += [
-            rules.plot_identity_thresholds.output.figure,
-            *expand(rules.plot_worst_queries.output.gallery, stage=STAGES),
-        ]
-    else:
-        plots += [
-            *expand(rules.plot_roc.output.figure, oof=OOF_STAGES),
-            *expand(rules.plot_worst_samples.output.gallery, stage=STAGES),
-        ]
-    if DATASET["task"] == "multiclass":
-        plots += expand(rules.plot_confusion.output.figure, oof=OOF_STAGES)
+        plots += [rules.plot_identity_thresholds.output.figure]
     if DATASET["task"] == "multilabel":
         plots += [rules.plot_thresholds.output.figure]
     if DATASET.get("external"):

@@ -1,7 +1,9 @@
 # Submissions of a test set (the dataset's, into results/, or a predict set's, into
 # results/predict/{name}/): the fold mean of each stage, then the mix of both stages, each a
 # probability table (results/probabilities/), then in the sample submission's form
-# (submission.format). The same mix of the out-of-fold predictions gives the mix's CV score.
+# (submission.format). With experiments, each experiment's own under results/experiments/{name}/,
+# and at the top the blend of every experiment's stages (and ensemble.extra). The same blend of the
+# out-of-fold predictions gives its CV score, and fits what the test's blend weighs them by.
 
 
 # classes (identity.smk holds the identity twin)
@@ -11,17 +13,18 @@ if not IDENTITY:
         input:
             predictions=lambda wildcards: expand(
                 rules.predict_fold.output.predictions,
+                experiment=wildcards.experiment,
                 split=test_split(wildcards),
                 stage=STAGE_OF[wildcards.suffix],
                 fold=FOLDS,
             ),
             external_kept=kept_external,
         output:
-            submission="results/{setdir}probabilities/submission{suffix}.csv",
+            submission="results/{setdir}{experiment}probabilities/submission{suffix}.csv",
         log:
-            "results/logs/write_submission/{setdir}submission{suffix}.log",
+            "results/{setdir}{experiment}logs/write_submission/submission{suffix}.log",
         benchmark:
-            "results/benchmarks/write_submission/{setdir}submission{suffix}.tsv"
+            "results/{setdir}{experiment}benchmarks/write_submission/submission{suffix}.tsv"
         conda:
             "../../envs/foldwise.yaml"
         params:
@@ -30,43 +33,60 @@ if not IDENTITY:
         script:
             "../scripts/write_submission.py"
 
-
-# classes (identity.smk holds the identity twin)
-if not IDENTITY:
-
     rule mix_submissions:
         input:
-            submissions=expand(rules.write_submission.output.submission, suffix=list(STAGE_OF), allow_missing=True),
+            submissions=lambda wildcards: [
+                filled(
+                    rules.write_submission.output.submission,
+                    setdir=wildcards.setdir,
+                    experiment=folder,
+                    suffix=SUFFIX[stage],
+                )
+                for folder, stage in blend_members(wildcards).values()
+            ],
+            extra=lambda wildcards: (
+                [] if wildcards.setdir else [e["submission"] for e in blend_extras(wildcards).values()]
+            ),
+            # the blend's fitted weights or members' thresholds (ensemble.weights: fit, method: or)
+            score=lambda wildcards: filled(rules.mix_oof.output.score, experiment=wildcards.experiment),
             external_kept=kept_external,
         output:
-            submission="results/{setdir}probabilities/submission_mix.csv",
+            submission="results/{setdir}{experiment}probabilities/submission_mix.csv",
         log:
-            "results/logs/mix_submissions/{setdir}submission_mix.log",
+            "results/{setdir}{experiment}logs/mix_submissions/submission_mix.log",
         benchmark:
-            "results/benchmarks/mix_submissions/{setdir}submission_mix.tsv"
+            "results/{setdir}{experiment}benchmarks/mix_submissions/submission_mix.tsv"
         conda:
             "../../envs/foldwise.yaml"
         params:
             id_column=DATASET["id_column"],
-            ensemble=config["ensemble"],
+            members=lambda wildcards: [
+                *blend_members(wildcards),
+                *([] if wildcards.setdir else blend_extras(wildcards)),
+            ],
+            weighed=lambda wildcards: [*blend_members(wildcards), *blend_extras(wildcards)],  # all the weights name
+            method=config["ensemble"]["method"],
+            weights=blend_weights,
             code=code_hash("ensemble"),
         script:
             "../scripts/mix_submissions.py"
 
     rule format_submission:
         input:
-            probabilities="results/{setdir}probabilities/submission{of}.csv",
+            probabilities="results/{setdir}{experiment}probabilities/submission{of}.csv",
             test=lambda wildcards: test_set(test_split(wildcards))["test"],
             manifest=filled(rules.build_manifest.output.manifest, split="train"),
             thresholds=lambda wildcards: (
-                [rules.write_labels.output.thresholds] if DATASET["task"] == "multilabel" else []
+                [filled(rules.write_labels.output.thresholds, experiment=wildcards.experiment)]
+                if DATASET["task"] == "multilabel"
+                else []
             ),
         output:
-            submission="results/{setdir}submission{of}.csv",
+            submission="results/{setdir}{experiment}submission{of}.csv",
         log:
-            "results/logs/format_submission/{setdir}submission{of}.log",
+            "results/{setdir}{experiment}logs/format_submission/submission{of}.log",
         benchmark:
-            "results/benchmarks/format_submission/{setdir}submission{of}.tsv"
+            "results/{setdir}{experiment}benchmarks/format_submission/submission{of}.tsv"
         conda:
             "../../envs/foldwise.yaml"
         params:
@@ -79,53 +99,62 @@ if not IDENTITY:
         script:
             "../scripts/format_submission.py"
 
-
-# classes (identity.smk holds the identity twin)
-if not IDENTITY:
-
     rule mix_oof:
         input:
-            oof=expand(rules.collect_oof.output.oof, stage=STAGES),
+            oof=lambda wildcards: [
+                filled(rules.collect_oof.output.oof, experiment=folder, stage=stage)
+                for folder, stage in blend_members(wildcards).values()
+            ],
+            scores=lambda wildcards: [
+                filled(rules.collect_oof.output.score, experiment=folder, stage=stage)
+                for folder, stage in blend_members(wildcards).values()
+            ],
+            extra=lambda wildcards: [extra["oof"] for extra in blend_extras(wildcards).values() if extra["oof"]],
             manifest=filled(rules.build_manifest.output.manifest, split="train"),
             external_kept=kept_external,
         output:
-            oof="results/oof/mix.parquet",
-            score="results/scores/mix.json",
+            oof="results/{experiment}oof/mix.parquet",
+            score="results/{experiment}scores/mix.json",
         log:
-            "results/logs/mix_oof.log",
+            "results/{experiment}logs/mix_oof.log",
         benchmark:
-            "results/benchmarks/mix_oof.tsv"
+            "results/{experiment}benchmarks/mix_oof.tsv"
         conda:
             "../../envs/foldwise.yaml"
         params:
-            ensemble=config["ensemble"],
-            metric=config["train"]["metric"],
+            members=lambda wildcards: list(blend_members(wildcards)),
+            extra=lambda wildcards: {name: bool(extra["oof"]) for name, extra in blend_extras(wildcards).items()},
+            id_column=DATASET["id_column"],
+            method=config["ensemble"]["method"],
+            weights=blend_weights,
+            metric=lambda wildcards: xp(wildcards)["train"]["metric"],
             task=DATASET["task"],
-            teachers=config["distill"]["teachers"],
-            select=config["train"]["select"],
-            code=code_hash("ensemble", "metrics", "scores", "distill"),
+            code=code_hash("ensemble", "metrics", "scores", "thresholds"),
         script:
             "../scripts/mix_oof.py"
 
 
 rule write_labels:
     input:
-        submission=filled(rules.mix_submissions.output.submission, setdir=""),
-        oof=rules.mix_oof.output.oof,
-        mix_score=rules.mix_oof.output.score,
+        submission=lambda wildcards: filled(
+            rules.mix_submissions.output.submission, setdir="", experiment=wildcards.experiment
+        ),
+        oof=lambda wildcards: filled(rules.mix_oof.output.oof, experiment=wildcards.experiment),
+        mix_score=lambda wildcards: filled(rules.mix_oof.output.score, experiment=wildcards.experiment),
         manifest=filled(rules.build_manifest.output.manifest, split="train"),
     output:
-        thresholds="results/thresholds.json",
-        labels="results/submission_labels.csv",
+        thresholds="results/{experiment}thresholds.json",
+        labels="results/{experiment}submission_labels.csv",
     log:
-        "results/logs/write_labels.log",
+        "results/{experiment}logs/write_labels.log",
     benchmark:
-        "results/benchmarks/write_labels.tsv"
+        "results/{experiment}benchmarks/write_labels.tsv"
     conda:
         "../../envs/foldwise.yaml"
     params:
         id_column=DATASET["id_column"],
-        thresholds=config["thresholds"],
+        # the OR of members' labels lies at 0.5 of its mix (foldwise.ensemble.at_threshold): no new fit
+        thresholds={**config["thresholds"], **({"method": "or"} if config["ensemble"]["method"] == "or" else {})},
         code=code_hash("thresholds", "metrics", "manifest"),
     script:
         "../scripts/write_labels.py"

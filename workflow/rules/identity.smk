@@ -21,7 +21,7 @@ if IDENTITY:
                 )
             ),
             embeddings=lambda wildcards: expand(
-                rules.predict_fold.output.predictions, split="train", stage=wildcards.stage, fold=FOLDS
+                rules.predict_fold.output.predictions, experiment="", split="train", stage=wildcards.stage, fold=FOLDS
             ),
             manifest=filled(rules.build_manifest.output.manifest, split="train"),
             folds=rules.split_folds.output.folds,
@@ -45,10 +45,14 @@ if IDENTITY:
     rule rank_test:
         input:
             embeddings=lambda wildcards: expand(
-                rules.predict_fold.output.predictions, split=wildcards.split, stage=wildcards.stage, fold=FOLDS
+                rules.predict_fold.output.predictions,
+                experiment="",
+                split=wildcards.split,
+                stage=wildcards.stage,
+                fold=FOLDS,
             ),
             gallery=lambda wildcards: expand(
-                rules.predict_fold.output.predictions, split="train", stage=wildcards.stage, fold=FOLDS
+                rules.predict_fold.output.predictions, experiment="", split="train", stage=wildcards.stage, fold=FOLDS
             ),
             manifest=filled(rules.build_manifest.output.manifest, split="train"),
             external_kept=kept_external,

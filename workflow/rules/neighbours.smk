@@ -30,8 +30,10 @@ if REPLACE_LABELS:
 
     rule find_neighbours:
         input:
-            train=expand(rules.predict_fold.output.predictions, split="train", stage="groups", fold=FOLDS),
-            test=expand(rules.predict_fold.output.predictions, split="test", stage="groups", fold=FOLDS),
+            train=expand(
+                rules.predict_fold.output.predictions, experiment="", split="train", stage="groups", fold=FOLDS
+            ),
+            test=expand(rules.predict_fold.output.predictions, experiment="", split="test", stage="groups", fold=FOLDS),
             manifest=filled(rules.build_manifest.output.manifest, split="train"),
             folds=rules.split_group_folds.output.folds,
             external_kept=kept_external,
@@ -56,10 +58,10 @@ if REPLACE_LABELS:
             neighbours=rules.find_neighbours.output.neighbours,
             oof_neighbours=rules.find_neighbours.output.oof,
             groups=rules.find_neighbours.output.score,
-            oof=rules.mix_oof.output.oof,
-            mix_score=rules.mix_oof.output.score,
-            thresholds=rules.write_labels.output.thresholds,
-            submission=filled(rules.mix_submissions.output.submission, setdir=""),
+            oof=top(rules.mix_oof.output.oof),
+            mix_score=top(rules.mix_oof.output.score),
+            thresholds=top(rules.write_labels.output.thresholds),
+            submission=filled(rules.mix_submissions.output.submission, setdir="", experiment=""),
             manifest=filled(rules.build_manifest.output.manifest, split="train"),
         output:
             score="results/scores/nn.json",

@@ -5,16 +5,15 @@
 
 rule predict_fold:
     input:
+        unpack(lambda wildcards: xp_cache(wildcards, split=None)),
         model=rules.train_fold.output.model,
-        images=expand(rules.cache_images.output.images, size=SIZE, allow_missing=True),
-        index=expand(rules.cache_images.output.index, size=SIZE, allow_missing=True),
         external_kept=kept_external,
     output:
-        predictions="results/predictions/{split}/{stage}/fold{fold}.parquet",
+        predictions="results/{experiment}predictions/{split}/{stage}/fold{fold}.parquet",
     log:
-        "results/logs/predict_fold/{split}/{stage}/fold{fold}.log",
+        "results/{experiment}logs/predict_fold/{split}/{stage}/fold{fold}.log",
     benchmark:
-        "results/benchmarks/predict_fold/{split}/{stage}/fold{fold}.tsv"
+        "results/{experiment}benchmarks/predict_fold/{split}/{stage}/fold{fold}.tsv"
     conda:
         "../../envs/foldwise.yaml"
     threads: config["train"]["threads"]
@@ -22,7 +21,7 @@ rule predict_fold:
         gpu=1,
     params:
         # batch_size cannot change a score: the scripts read it from the config, no rerun trigger
-        predict={k: v for k, v in config["predict"].items() if k != "batch_size"},
+        predict=lambda wildcards: {k: v for k, v in xp(wildcards)["predict"].items() if k != "batch_size"},
         seed=config["seed"],
         lock_dir=config["devices"]["lock_dir"],
         code=code_hash("predict", "tta", "models", "devices", "cache"),
@@ -32,17 +31,16 @@ rule predict_fold:
 
 rule predict_oof:
     input:
+        unpack(xp_cache),
         model=rules.train_fold.output.model,
-        images=expand(rules.cache_images.output.images, size=SIZE, split="train"),
-        index=expand(rules.cache_images.output.index, size=SIZE, split="train"),
         folds=rules.split_folds.output.folds,
         external_kept=kept_external,
     output:
-        oof="results/oof/{stage}/fold{fold}.parquet",
+        oof="results/{experiment}oof/{stage}/fold{fold}.parquet",
     log:
-        "results/logs/predict_oof/{stage}/fold{fold}.log",
+        "results/{experiment}logs/predict_oof/{stage}/fold{fold}.log",
     benchmark:
-        "results/benchmarks/predict_oof/{stage}/fold{fold}.tsv"
+        "results/{experiment}benchmarks/predict_oof/{stage}/fold{fold}.tsv"
     conda:
         "../../envs/foldwise.yaml"
     threads: config["train"]["threads"]
@@ -50,7 +48,7 @@ rule predict_oof:
         gpu=1,
     params:
         # batch_size cannot change a score: the scripts read it from the config, no rerun trigger
-        predict={k: v for k, v in config["predict"].items() if k != "batch_size"},
+        predict=lambda wildcards: {k: v for k, v in xp(wildcards)["predict"].items() if k != "batch_size"},
         seed=config["seed"],
         lock_dir=config["devices"]["lock_dir"],
         code=code_hash("predict", "tta", "models", "devices", "cache"),

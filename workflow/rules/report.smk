@@ -10,13 +10,9 @@ PLOT_CODE = ("plots", "thresholds", "retrieval", "metrics")
 
 rule tabulate_scores:
     input:
-        scores=[
-            *expand(rules.collect_oof.output.score, stage=STAGES),
-            rules.mix_oof.output.score,
-            *([rules.replace_labels.output.score] if REPLACE_LABELS else []),
-        ],
+        scores=list(scores_of_run().values()),
         baselines=[rules.score_baselines.output.score] if IDENTITY else [],
-        thresholds=[rules.write_labels.output.thresholds] if DATASET["task"] == "multilabel" else [],
+        thresholds=[top(rules.write_labels.output.thresholds)] if DATASET["task"] == "multilabel" else [],
     output:
         table=report("results/plots/scores.html", caption="../report/scores.rst", category="Scores"),
     log:
@@ -26,6 +22,7 @@ rule tabulate_scores:
     conda:
         "../../envs/foldwise.yaml"
     params:
+        names=list(scores_of_run()),
         code=code_hash(*PLOT_CODE),
     script:
         "../scripts/tabulate_scores.py"
@@ -33,22 +30,24 @@ rule tabulate_scores:
 
 rule plot_training_curves:
     input:
-        histories=lambda wildcards: expand(rules.train_fold.output.history, stage=wildcards.stage, fold=FOLDS),
+        histories=lambda wildcards: expand(
+            rules.train_fold.output.history, experiment=wildcards.experiment, stage=wildcards.stage, fold=FOLDS
+        ),
     output:
         curves=report(
-            "results/plots/{stage}/training_curves.png",
+            "results/{experiment}plots/{stage}/training_curves.png",
             caption="../report/training_curves.rst",
             category="Training",
-            subcategory="{stage}",
+            subcategory="{experiment}{stage}",
         ),
     log:
-        "results/logs/plot_training_curves/{stage}.log",
+        "results/{experiment}logs/plot_training_curves/{stage}.log",
     benchmark:
-        "results/benchmarks/plot_training_curves/{stage}.tsv"
+        "results/{experiment}benchmarks/plot_training_curves/{stage}.tsv"
     conda:
         "../../envs/foldwise.yaml"
     params:
-        metric=config["train"]["metric"],
+        metric=lambda wildcards: xp(wildcards)["train"]["metric"],
         code=code_hash(*PLOT_CODE),
     script:
         "../scripts/plot_training_curves.py"
@@ -60,15 +59,15 @@ rule plot_roc:
         manifest=filled(rules.build_manifest.output.manifest, split="train"),
     output:
         figure=report(
-            "results/plots/{oof}/roc.png",
+            "results/{experiment}plots/{oof}/roc.png",
             caption="../report/roc.rst",
             category="Out-of-fold",
-            subcategory="{oof}",
+            subcategory="{experiment}{oof}",
         ),
     log:
-        "results/logs/plot_roc/{oof}.log",
+        "results/{experiment}logs/plot_roc/{oof}.log",
     benchmark:
-        "results/benchmarks/plot_roc/{oof}.tsv"
+        "results/{experiment}benchmarks/plot_roc/{oof}.tsv"
     conda:
         "../../envs/foldwise.yaml"
     params:
@@ -83,15 +82,15 @@ rule plot_confusion:
         manifest=filled(rules.build_manifest.output.manifest, split="train"),
     output:
         figure=report(
-            "results/plots/{oof}/confusion.png",
+            "results/{experiment}plots/{oof}/confusion.png",
             caption="../report/confusion.rst",
             category="Out-of-fold",
-            subcategory="{oof}",
+            subcategory="{experiment}{oof}",
         ),
     log:
-        "results/logs/plot_confusion/{oof}.log",
+        "results/{experiment}logs/plot_confusion/{oof}.log",
     benchmark:
-        "results/benchmarks/plot_confusion/{oof}.tsv"
+        "results/{experiment}benchmarks/plot_confusion/{oof}.tsv"
     conda:
         "../../envs/foldwise.yaml"
     params:
@@ -102,8 +101,8 @@ rule plot_confusion:
 
 rule plot_thresholds:
     input:
-        oof=rules.mix_oof.output.oof,
-        thresholds=rules.write_labels.output.thresholds,
+        oof=top(rules.mix_oof.output.oof),
+        thresholds=top(rules.write_labels.output.thresholds),
         manifest=filled(rules.build_manifest.output.manifest, split="train"),
     output:
         figure=report(
@@ -126,22 +125,23 @@ rule plot_thresholds:
 
 rule plot_worst_samples:
     input:
+        unpack(xp_cache),
         oof=rules.collect_oof.output.oof,
-        models=lambda wildcards: expand(rules.train_fold.output.model, stage=wildcards.stage, fold=FOLDS),
+        models=lambda wildcards: expand(
+            rules.train_fold.output.model, experiment=wildcards.experiment, stage=wildcards.stage, fold=FOLDS
+        ),
         manifest=filled(rules.build_manifest.output.manifest, split="train"),
-        images=expand(rules.cache_images.output.images, size=SIZE, split="train"),
-        index=expand(rules.cache_images.output.index, size=SIZE, split="train"),
     output:
         gallery=report(
-            "results/plots/{stage}/worst_samples.png",
+            "results/{experiment}plots/{stage}/worst_samples.png",
             caption="../report/worst_samples.rst",
             category="Worst samples (Grad-CAM)",
-            subcategory="{stage}",
+            subcategory="{experiment}{stage}",
         ),
     log:
-        "results/logs/plot_worst_samples/{stage}.log",
+        "results/{experiment}logs/plot_worst_samples/{stage}.log",
     benchmark:
-        "results/benchmarks/plot_worst_samples/{stage}.tsv"
+        "results/{experiment}benchmarks/plot_worst_samples/{stage}.tsv"
     conda:
         "../../envs/foldwise.yaml"
     threads: config["train"]["threads"]
@@ -155,8 +155,8 @@ rule plot_worst_samples:
 
 rule plot_identity_thresholds:
     input:
-        oof=[*expand(rules.collect_oof.output.oof, stage=STAGES), rules.mix_oof.output.oof],
-        scores=[*expand(rules.collect_oof.output.score, stage=STAGES), rules.mix_oof.output.score],
+        oof=[*expand(rules.collect_oof.output.oof, stage=STAGES, experiment=""), top(rules.mix_oof.output.oof)],
+        scores=[*expand(rules.collect_oof.output.score, stage=STAGES, experiment=""), top(rules.mix_oof.output.score)],
     output:
         figure=report(
             "results/plots/identity/map5_thresholds.png",
@@ -178,10 +178,10 @@ rule plot_identity_thresholds:
 
 rule plot_worst_queries:
     input:
-        oof=rules.collect_oof.output.oof,
-        score=rules.collect_oof.output.score,
+        oof=top(rules.collect_oof.output.oof),
+        score=top(rules.collect_oof.output.score),
         embeddings=lambda wildcards: expand(
-            rules.predict_fold.output.predictions, split="train", stage=wildcards.stage, fold=FOLDS
+            rules.predict_fold.output.predictions, experiment="", split="train", stage=wildcards.stage, fold=FOLDS
         ),
         folds=rules.split_folds.output.folds,
         external_kept=kept_external,
@@ -215,7 +215,7 @@ if REPLACE_LABELS:
         input:
             score=rules.replace_labels.output.score,
             neighbours=rules.find_neighbours.output.neighbours,
-            labels=rules.write_labels.output.labels,
+            labels=top(rules.write_labels.output.labels),
             manifest=filled(rules.build_manifest.output.manifest, split="train"),
             images=expand(rules.cache_images.output.images, size=SIZE, split=["train", "test"]),
             index=expand(rules.cache_images.output.index, size=SIZE, split=["train", "test"]),

@@ -21,20 +21,19 @@ rule train_fold:
     input:
         unpack(training_inputs),
         unpack(pretrained_weights),
+        unpack(xp_cache),
         manifest=filled(rules.build_manifest.output.manifest, split="train"),
-        images=expand(rules.cache_images.output.images, size=SIZE, split="train"),
-        index=expand(rules.cache_images.output.index, size=SIZE, split="train"),
         stats=rules.compute_stats.output.stats,
         # a plain path, not an input function: a function's input counts as updated when the duplicates
         # checkpoint reruns, even where the folds stayed the same (the groups' folds: training_inputs)
         folds=rules.split_folds.output.folds,
     output:
-        model="results/models/{stage}/fold{fold}/model.pt",
-        history="results/models/{stage}/fold{fold}/history.csv",
+        model="results/{experiment}models/{stage}/fold{fold}/model.pt",
+        history="results/{experiment}models/{stage}/fold{fold}/history.csv",
     log:
-        "results/logs/train_fold/{stage}/fold{fold}.log",
+        "results/{experiment}logs/train_fold/{stage}/fold{fold}.log",
     benchmark:
-        "results/benchmarks/train_fold/{stage}/fold{fold}.tsv"
+        "results/{experiment}benchmarks/train_fold/{stage}/fold{fold}.tsv"
     conda:
         "../../envs/foldwise.yaml"
     threads: config["train"]["threads"]
@@ -46,7 +45,7 @@ rule train_fold:
         task=stage_task,
         lock_dir=config["devices"]["lock_dir"],
         # outside the outputs: Snakemake deletes those when a job fails
-        checkpoint="results/checkpoints/{stage}/fold{fold}/last.pt",
+        checkpoint="results/{experiment}checkpoints/{stage}/fold{fold}/last.pt",
         code=code_hash("train", "models", "losses", "augment", "predict", "tta", "metrics", "devices", "cache"),
     script:
         "../scripts/train_fold.py"
@@ -57,23 +56,25 @@ if not IDENTITY:
 
     rule collect_oof:
         input:
-            oof=lambda wildcards: expand(rules.predict_oof.output.oof, stage=wildcards.stage, fold=FOLDS),
+            oof=lambda wildcards: expand(
+                rules.predict_oof.output.oof, experiment=wildcards.experiment, stage=wildcards.stage, fold=FOLDS
+            ),
             manifest=filled(rules.build_manifest.output.manifest, split="train"),
             external_kept=kept_external,
         output:
-            oof="results/oof/{stage}.parquet",
-            score="results/scores/{stage}.json",
+            oof="results/{experiment}oof/{stage}.parquet",
+            score="results/{experiment}scores/{stage}.json",
         log:
-            "results/logs/collect_oof/{stage}.log",
+            "results/{experiment}logs/collect_oof/{stage}.log",
         benchmark:
-            "results/benchmarks/collect_oof/{stage}.tsv"
+            "results/{experiment}benchmarks/collect_oof/{stage}.tsv"
         conda:
             "../../envs/foldwise.yaml"
         params:
-            metric=config["train"]["metric"],
+            metric=lambda wildcards: xp(wildcards)["train"]["metric"],
             task=DATASET["task"],
-            teachers=config["distill"]["teachers"],
-            select=config["train"]["select"],
+            teachers=lambda wildcards: xp(wildcards)["distill"]["teachers"],
+            select=lambda wildcards: xp(wildcards)["train"]["select"],
             code=code_hash("metrics", "scores", "distill"),
         script:
             "../scripts/collect_oof.py"
@@ -81,19 +82,19 @@ if not IDENTITY:
 
 rule make_soft_labels:
     input:
-        oof=["results/oof/base.parquet"],  # rule collect_oof; a path: for identities that rule comes later (identity.smk)
+        oof=["results/{experiment}oof/base.parquet"],  # rule collect_oof; a path: for identities that rule comes later
         manifest=filled(rules.build_manifest.output.manifest, split="train"),
         external_kept=kept_external,
     output:
-        labels="results/soft_labels.parquet",
+        labels="results/{experiment}soft_labels.parquet",
     log:
-        "results/logs/make_soft_labels.log",
+        "results/{experiment}logs/make_soft_labels.log",
     benchmark:
-        "results/benchmarks/make_soft_labels.tsv"
+        "results/{experiment}benchmarks/make_soft_labels.tsv"
     conda:
         "../../envs/foldwise.yaml"
     params:
-        alpha=config["distill"]["alpha"],
+        alpha=lambda wildcards: xp(wildcards)["distill"]["alpha"],
         code=code_hash("distill", "manifest"),
     script:
         "../scripts/make_soft_labels.py"
@@ -108,15 +109,15 @@ rule make_nested_soft_labels:
         folds=rules.split_folds.output.folds,
         external_kept=kept_external,
     output:
-        labels="results/soft_labels/fold{fold}.parquet",
+        labels="results/{experiment}soft_labels/fold{fold}.parquet",
     log:
-        "results/logs/make_nested_soft_labels/fold{fold}.log",
+        "results/{experiment}logs/make_nested_soft_labels/fold{fold}.log",
     benchmark:
-        "results/benchmarks/make_nested_soft_labels/fold{fold}.tsv"
+        "results/{experiment}benchmarks/make_nested_soft_labels/fold{fold}.tsv"
     conda:
         "../../envs/foldwise.yaml"
     params:
-        alpha=config["distill"]["alpha"],
+        alpha=lambda wildcards: xp(wildcards)["distill"]["alpha"],
         code=code_hash("distill", "manifest"),
     script:
         "../scripts/make_soft_labels.py"

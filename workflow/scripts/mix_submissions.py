@@ -1,11 +1,24 @@
-"""The mix of a test set's base and distilled submissions."""
+"""The blend of a test set's member submissions (probability tables), as its OOF blend fitted it: the
+weights or members' thresholds of results/{experiment}scores/mix.json, taken by member name (a predict
+set's blend has no extras: its weights are the others', renormalised)."""
 
-import pandas as pd
-
-from foldwise import artifacts, ensemble
+from foldwise import FoldwiseError, artifacts, configs, ensemble
 
 with artifacts.script_log(snakemake.log[0]):
-    id_column = snakemake.params.id_column
-    method, weights = snakemake.params.ensemble["method"], snakemake.params.ensemble["weights"]
-    submissions = [pd.read_csv(path, dtype={id_column: str}) for path in snakemake.input.submissions]
-    artifacts.write_csv(ensemble.mix(submissions, id_column, method, weights), snakemake.output.submission)
+    params, inputs = snakemake.params, snakemake.input
+    paths = [*inputs.submissions, *inputs.extra]
+    tables = [ensemble.read_member(path, params.id_column, name) for path, name in zip(paths, params.members)]
+    fitted = artifacts.read_json(inputs.score)
+    if params.weights == "fit":
+        weight_of = dict(zip(fitted["members"], fitted["weights"]))
+    else:
+        weights = configs.member_weights(params.weights, params.weighed)
+        weight_of = dict(zip(params.weighed, weights)) if weights else None
+    weights = [weight_of[name] for name in params.members] if weight_of else None
+    if weights is not None and not any(weights):
+        raise FoldwiseError(
+            f"{inputs.score}: the blend weighs only {params.weighed[len(params.members) :]}, absent here"
+        )
+    cuts = [dict(zip(fitted["members"], fitted["cuts"]))[name] for name in params.members] if "cuts" in fitted else None
+    mixed = ensemble.mix(tables, params.id_column, params.method, weights, cuts, params.members)
+    artifacts.write_csv(mixed, snakemake.output.submission)

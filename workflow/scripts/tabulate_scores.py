@@ -1,13 +1,11 @@
 """The cross-validation scores of every stage and fold, as an HTML table (identities: and the baselines;
 label replacement: the mix with the nearest samples' labels)."""
 
-from pathlib import Path
-
 from foldwise import artifacts, plots
 
 with artifacts.script_log(snakemake.log[0]):
-    named = {"nn": "mix + nearest-sample labels"}  # HPA's label replacement (results/scores/nn.json)
-    scores = {named.get(Path(p).stem, Path(p).stem): artifacts.read_json(p) for p in snakemake.input.scores}
+    # rows named by the workflow: stages, experiment/stage, the blend, label replacement
+    scores = {name: artifacts.read_json(path) for name, path in zip(snakemake.params.names, snakemake.input.scores)}
     if snakemake.input.thresholds:  # multi-label: the F1 the submission's labels are decided at
         scores["mix, fitted thresholds"] = plots.fitted_thresholds_score(
             artifacts.read_json(snakemake.input.thresholds[0])
