@@ -7,16 +7,20 @@ Builds a single-label dataset from photographs bundled with scikit-image and sci
 nothing drawn here): 10 classes, each one source photo, five in colour and five grayscale (textures
 among them, stacked to RGB). A sample is a random square crop of its class photo (30-80% of the short
 side, anywhere in it), turned by up to 15 degrees, flipped at random, its brightness and contrast jittered
-by up to 15%, resized to ``--size`` (64) RGB and written as ``images/{id}.jpg``. ``train.csv`` is
-``image_id,label`` (the class name: the dataset contract's ``label_column``), ``test.csv`` the test ids
-alone, the truth kept aside in ``test_truth.csv``; 1,200 train and 400 test rows, the classes balanced in each.
+by up to 15%, resized to ``--size`` (64) RGB and written as a JPEG; 1,200 train and 400 test rows, the
+classes balanced in each. ``--layout`` (``build``) writes them as the dataset contract takes them:
+``names`` (``train.csv`` ``image_id,label`` with the class name, ``test.csv`` the ids alone), ``integers``
+(Cassava: the class index, ``train_images/`` and ``test_images/``, a sample submission ``image_id,label``)
+or ``folders`` (ImageFolder: ``train/<class>/``, ``test/``, no CSV); the truth is kept aside in
+``test_truth.csv``. The dataset's yaml holds only its ``dataset:`` section.
 
 Then, on the test truth, accuracy and macro one-vs-rest ROC AUC of: the baseline (a logistic regression on
 the standardised pixels at 16x16); the plain loop (``benchmarks/plain_loop.py``: the merged config's model,
 cache size, random-crop size, epochs and batch size, trained on every train row); and, unless
 ``--skip-workflow``, the workflow run with the config files given plus the dataset's yaml (targets first, as
 the workflow wants them): ``results/submission.csv`` (base), ``submission_distill.csv`` and
-``submission_mix.csv``, with the OOF CVs of ``results/scores/{base,distill,mix}.json`` and the wall time.
+``submission_mix.csv`` (their probability tables), with the OOF CVs of ``results/scores/{base,distill,mix}.json``,
+the wall time, and the first lines of ``results/submission_mix.csv`` in the sample submission's form.
 
 Needs scikit-image (``pip install -e .[benchmarks]``). Logs go to stderr.
 """
@@ -81,54 +85,82 @@ def random_sample(rng: np.random.Generator, photo: np.ndarray, size: int) -> np.
     return np.ascontiguousarray(np.clip(patch, 0, 255).astype(np.uint8))
 
 
-def build(out: Path, seed: int, n_train: int, n_test: int, size: int) -> dict:
-    """Write the dataset under ``out``; return its classes and settings (the ``dataset:`` section)."""
+LAYOUTS = ("names", "integers", "folders")  # --layout: the dataset contract's single-label layouts
+
+
+def build(out: Path, seed: int, n_train: int, n_test: int, size: int, layout: str = "names") -> dict:
+    """Write the dataset under ``out`` in ``layout``; return its classes and settings (the ``dataset:``
+    section). ``names``: ``train.csv`` as ``image_id,label`` with the class name, one image folder;
+    ``integers`` (Cassava): the class index, ids with the file extension, ``train_images/`` and
+    ``test_images/``, the test CSV a sample submission ``image_id,label``; ``folders`` (ImageFolder):
+    ``train/<class>/<id>.jpg`` and ``test/<id>.jpg``, no CSV. ``test_truth.csv`` holds every test row's id
+    as the workflow names it, and its class name."""
     classes = photos()
     names = list(classes)
     rng = np.random.default_rng(seed)
-    (out / "images").mkdir(parents=True, exist_ok=True)
     # balanced: each split goes round the classes, then is shuffled (train holds every class from 10 rows)
     labels = np.r_[rng.permutation(np.arange(n_train) % len(names)), rng.permutation(np.arange(n_test) % len(names))]
     rows = []
     for i, label in enumerate(labels):
-        sample_id = f"c{i:05d}"
+        split = "train" if i < n_train else "test"
+        file = {
+            "names": f"images/c{i:05d}.jpg",
+            "integers": f"{split}_images/c{i:05d}.jpg",
+            "folders": f"train/{names[label]}/c{i:05d}.jpg" if split == "train" else f"test/c{i:05d}.jpg",
+        }[layout]
+        (out / file).parent.mkdir(parents=True, exist_ok=True)
         image = random_sample(rng, classes[names[label]], size)
-        cv2.imwrite(str(out / "images" / f"{sample_id}.jpg"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-        rows.append({ID: sample_id, LABEL: names[label]})
+        cv2.imwrite(str(out / file), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        sample_id = {"names": f"c{i:05d}", "integers": f"c{i:05d}.jpg", "folders": file.split("/", 1)[1]}[layout]
+        rows.append({ID: sample_id, LABEL: names[label], "index": int(label), "file": file, "split": split})
     table = pd.DataFrame(rows)
-    table[:n_train].to_csv(out / "train.csv", index=False)
-    table[n_train:].to_csv(out / "test_truth.csv", index=False)
-    table[n_train:][[ID]].to_csv(out / "test.csv", index=False)
-    dataset = {
-        "train": str(out / "train.csv"),
-        "test": str(out / "test.csv"),
-        "images": str(out / "images" / "{id}.jpg"),
-        "id_column": ID,
-        "task": "multiclass",
-        "label_column": LABEL,
-        "classes": names,  # the submission's columns, in this order
-    }
+    train, test = table[:n_train], table[n_train:]
+    test[[ID, LABEL]].to_csv(out / "test_truth.csv", index=False)
+    table[["file", "split", LABEL]].to_csv(out / "samples.csv", index=False)  # for the baselines
+    dataset = {"id_column": ID, "task": "multiclass"}
+    if layout == "folders":
+        dataset |= {"train": str(out / "train"), "test": str(out / "test")}
+    else:
+        dataset |= {"train": str(out / "train.csv"), "test": str(out / "test.csv"), "label_column": LABEL}
+        if layout == "names":
+            train[[ID, LABEL]].to_csv(out / "train.csv", index=False)
+            test[[ID]].to_csv(out / "test.csv", index=False)
+            # the submission's columns, in this order
+            dataset |= {"images": str(out / "images" / "{id}.jpg"), "classes": names}
+        else:
+            train[[ID, "index"]].rename(columns={"index": LABEL}).to_csv(out / "train.csv", index=False)
+            test[[ID]].assign(**{LABEL: 0}).to_csv(out / "test.csv", index=False)  # Cassava's sample submission
+            dataset |= {"images": str(out / "train_images" / "{id}"), "test_images": str(out / "test_images" / "{id}")}
     (out / "dataset.yaml").write_text(yaml.safe_dump({"dataset": dataset}, sort_keys=False))
+    # the class names, and the probability tables' columns in their order
+    columns = [str(k) for k in range(len(names))] if layout == "integers" else names
+    (out / "classes.json").write_text(json.dumps({"classes": names, "columns": columns}))
     return {"classes": names, "dataset": dataset}
 
 
-def images(out: Path, ids: pd.Series, size: tuple[int, int]) -> np.ndarray:
+def samples(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The train and test samples as ``build`` wrote them, whatever the layout: file, split and class name."""
+    table = pd.read_csv(out / "samples.csv", dtype=str)
+    return table[table.split == "train"], table[table.split == "test"]
+
+
+def images(out: Path, files: pd.Series, size: tuple[int, int]) -> np.ndarray:
     """Every sample resized to ``size`` (height, width): (N, 3, height, width) uint8 RGB."""
     return np.stack(
         [
             cv2.resize(
-                cv2.cvtColor(cv2.imread(str(out / "images" / f"{i}.jpg")), cv2.COLOR_BGR2RGB),
+                cv2.cvtColor(cv2.imread(str(out / file)), cv2.COLOR_BGR2RGB),
                 size[::-1],
                 interpolation=cv2.INTER_AREA,
             ).transpose(2, 0, 1)
-            for i in ids
+            for file in files
         ]
     )
 
 
-def pixels(out: Path, ids: pd.Series, side: int) -> np.ndarray:
-    """Every sample at ``side`` x ``side`` in [0, 1], flattened: one row per id."""
-    return images(out, ids, (side, side)).reshape(len(ids), -1).astype(np.float32) / 255
+def pixels(out: Path, files: pd.Series, side: int) -> np.ndarray:
+    """Every sample at ``side`` x ``side`` in [0, 1], flattened: one row per file."""
+    return images(out, files, (side, side)).reshape(len(files), -1).astype(np.float32) / 255
 
 
 def indices(labels: pd.Series, classes: list[str]) -> np.ndarray:
@@ -148,11 +180,11 @@ def scored(truth: np.ndarray, probabilities: np.ndarray) -> dict:
 
 def baseline(out: Path, classes: list[str], side: int = 16) -> dict:
     """A logistic regression on the standardised pixels at ``side`` x ``side``: its test accuracy and AUC."""
-    train, truth = pd.read_csv(out / "train.csv", dtype=str), pd.read_csv(out / "test_truth.csv", dtype=str)
+    train, truth = samples(out)
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    model.fit(pixels(out, train[ID], side), indices(train[LABEL], classes))
+    model.fit(pixels(out, train.file, side), indices(train[LABEL], classes))
     probabilities = np.zeros((len(truth), len(classes)))
-    probabilities[:, model.classes_] = model.predict_proba(pixels(out, truth[ID], side))
+    probabilities[:, model.classes_] = model.predict_proba(pixels(out, truth.file, side))
     return scored(indices(truth[LABEL], classes), probabilities)
 
 
@@ -181,10 +213,10 @@ def plain_scores(out: Path, config: dict, classes: list[str], seed: int, threads
     train row: test accuracy and AUC of its predictions with flip TTA."""
     size = tuple(config["cache"]["size"])
     settings = plain_settings(config)
-    train, truth = pd.read_csv(out / "train.csv", dtype=str), pd.read_csv(out / "test_truth.csv", dtype=str)
+    train, truth = samples(out)
     start = time.perf_counter()
     predict = plain_loop.train(
-        images(out, train[ID], size),
+        images(out, train.file, size),
         indices(train[LABEL], classes),
         **settings,
         num_classes=len(classes),
@@ -192,7 +224,7 @@ def plain_scores(out: Path, config: dict, classes: list[str], seed: int, threads
         seed=seed,
         device=device or ("cuda" if torch.cuda.is_available() else "cpu"),
     )
-    probabilities = predict(images(out, truth[ID], size), tta=True)
+    probabilities = predict(images(out, truth.file, size), tta=True)
     return {
         **settings,
         "crop": list(settings["crop"]),
@@ -213,13 +245,14 @@ def workflow_scores(workdir: Path, out: Path, classes: list[str]) -> dict:
     kept aside, the test accuracy and AUC of its probability table (``results/probabilities/``)."""
     results = workdir / "results"
     truth = pd.read_csv(out / "test_truth.csv", dtype=str)
+    columns = json.loads((out / "classes.json").read_text())["columns"]
     report = {}
     for stage, submission in STAGES.items():
         score = json.loads((results / "scores" / f"{stage}.json").read_text())
         probabilities = (
             pd.read_csv(results / "probabilities" / submission, dtype={ID: str})
             .set_index(ID)
-            .loc[truth[ID], classes]
+            .loc[truth[ID], columns]
             .to_numpy()
         )
         report[stage] = {
@@ -229,25 +262,28 @@ def workflow_scores(workdir: Path, out: Path, classes: list[str]) -> dict:
             "oof_biased": score.get("biased", False),
             **scored(indices(truth[LABEL], classes), probabilities),
         }
+    # the submission as the sample submission's form has it (submission.format: auto)
+    report["submission_mix_head"] = (results / "submission_mix.csv").read_text().splitlines()[:3]
     return report
 
 
 def main(argv=None) -> None:
     parser = snakemake_run.arguments(__doc__.split("\n\n")[0], ["config/config.yaml"], train=1200, test=400)
     parser.add_argument("--skip-plain", action="store_true", help="no plain loop")
+    parser.add_argument("--layout", choices=LAYOUTS, default="names", help="the dataset's layout (build)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
 
     workdir = args.workdir.resolve()  # the dataset's paths must hold from the workflow's --directory too
     out = workdir / "data"
-    settings = {key: getattr(args, key) for key in ("train", "test", "size", "seed")}
+    settings = {key: getattr(args, key) for key in ("train", "test", "size", "seed", "layout")}
     built = out / "settings.json"  # a workdir's dataset is reused: it must be the one asked for
     if not (out / "dataset.yaml").exists():
-        build(out, args.seed, args.train, args.test, args.size)
+        build(out, args.seed, args.train, args.test, args.size, args.layout)
         built.write_text(json.dumps(settings))
     elif built.exists() and json.loads(built.read_text()) != settings:
         parser.error(f"{out} holds another dataset, {built.read_text()}: give another --workdir")
-    classes = yaml.safe_load((out / "dataset.yaml").read_text())["dataset"]["classes"]
+    classes = json.loads((out / "classes.json").read_text())["classes"]
     configfiles = [str(Path(c).resolve()) for c in args.configfile] + [str(out / "dataset.yaml")]
     config = merged_config(configfiles)
     report = {

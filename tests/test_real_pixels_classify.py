@@ -12,7 +12,7 @@ import pytest
 import yaml
 from conftest import load_benchmark
 
-from foldwise import manifest
+from foldwise import configs, manifest
 
 real_pixels_classify = load_benchmark("real_pixels_classify")
 TRAIN, TEST, SIZE = 40, 12, 32
@@ -133,7 +133,31 @@ def test_the_workflow_outputs_are_scored_against_the_truth(tmp_path, tiny):
         table[::-1].to_csv(tmp_path / "results/probabilities" / submission, index=False)  # nor that of rows
         score = {"metric": "roc_auc", "cv": 0.912345, "folds": [0.9], "biased": stage != "base"}
         (tmp_path / "results" / "scores" / f"{stage}.json").write_text(json.dumps(score))
+    (tmp_path / "results/submission_mix.csv").write_text("image_id,label\nc1,astronaut\n")
     report = real_pixels_classify.workflow_scores(tmp_path, out, classes)
+    assert report["submission_mix_head"] == ["image_id,label", "c1,astronaut"]
     assert report["base"]["test_accuracy"] == 1.0 and report["base"]["test_macro_roc_auc"] == 1.0
     assert report["distill"]["test_accuracy"] == 0.0 and report["mix"]["oof_cv"] == 0.9123
     assert [report[s]["oof_biased"] for s in ("base", "distill", "mix")] == [False, True, True]
+
+
+@pytest.mark.parametrize("layout", ["integers", "folders"])
+def test_each_layout_puts_the_same_samples_where_its_dataset_section_points(tmp_path, tiny, layout):
+    """Cassava's integer labels in two folders, and ImageFolder: the ids and labels the workflow will read
+    name the same images and classes as the class-name layout's (seed 0)."""
+    out, classes = tiny
+    dataset = configs.dataset_defaults(real_pixels_classify.build(tmp_path, 0, TRAIN, TEST, SIZE, layout)["dataset"])
+    if layout == "folders":
+        files = sorted(p.relative_to(tmp_path / "train") for p in (tmp_path / "train").rglob("*.jpg"))
+        train = pd.DataFrame({"image_id": [str(f) for f in files], "label": [f.parent.name for f in files]})
+        test = pd.DataFrame({"image_id": sorted(p.name for p in (tmp_path / "test").glob("*.jpg"))})
+    else:
+        train, test = pd.read_csv(tmp_path / "train.csv"), pd.read_csv(tmp_path / "test.csv", dtype=str)
+        assert train.label.dtype.kind == "i" and list(test.columns) == ["image_id", "label"]  # a sample submission
+        train["label"] = [classes[k] for k in train.label]
+    for ids, template in ((train.image_id, dataset["images"]), (test.image_id, dataset["test_images"])):
+        assert all(Path(template.format(id=i)).is_file() for i in ids)
+    named = pd.read_csv(out / "train.csv")  # the class-name layout of the same seed
+    assert sorted(train.label) == sorted(named.label) and len(test) == TEST
+    columns = json.loads((tmp_path / "classes.json").read_text())["columns"]
+    assert columns == ([str(k) for k in range(10)] if layout == "integers" else classes)
