@@ -27,10 +27,10 @@ dry-run: $(BIN)/snakemake
 test: $(BIN)/snakemake
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
-# the kill-and-resume soak test, and the workflow on a real one-node SLURM started here
+# the kill-and-resume soak test, the slow checks, and the workflow on a real one-node SLURM started here
 # (root; installs slurm and munge if missing)
 test-long: .venv/.cluster
-	$(BIN)/python -m pytest -q -s -m "soak or cluster" tests
+	$(BIN)/python -m pytest -q -s -m "soak or cluster or slow" tests
 
 test-cluster: .venv/.cluster
 	$(BIN)/python -m pytest -q -s -m cluster tests/cluster

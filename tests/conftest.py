@@ -1,13 +1,16 @@
-"""Shared fixtures: a small generated demo dataset and its manifest (built once per session)."""
+"""Shared fixtures: a small generated demo dataset and its manifest, and one finished smoke run of the
+workflow (each built once per session)."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from foldwise import demo, manifest
 
@@ -48,3 +51,28 @@ def load_benchmark(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory, worker_id):
+    """A finished smoke run (config/smoke.yaml, rule all), built once for the whole session, across
+    pytest-xdist workers too (a file lock in their shared temporary folder). Tests that change a run
+    take a copy (``copy_run``)."""
+    from test_workflow import snakemake  # the tests' snakemake command line
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent
+    workdir, finished = shared / "smoke_run", shared / "smoke_run.finished"
+    with FileLock(str(shared / "smoke_run.lock")):
+        if not finished.exists():
+            shutil.rmtree(workdir, ignore_errors=True)  # a run a failed worker left
+            snakemake(workdir)
+            finished.touch()
+    return workdir
+
+
+def copy_run(workdir: Path, tmp_path_factory, name: str) -> Path:
+    """A copy of a finished run, its Snakemake records and file times included: up to date where it was."""
+    copy = tmp_path_factory.mktemp(name)
+    shutil.copytree(workdir, copy, symlinks=True, dirs_exist_ok=True)
+    return copy

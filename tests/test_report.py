@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import copy_run
 from PIL import Image
 from test_workflow import ROOT, job_counts, override, snakemake
 
@@ -38,19 +39,14 @@ SCREENSHOT = Path(os.environ.get("FOLDWISE_REPORT_SCREENSHOT", "/tmp/foldwise-re
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    """A smoke run, its plots and its report (the durations are printed with -s)."""
-    workdir = tmp_path_factory.mktemp("report")
-    started = time.perf_counter()
-    snakemake(workdir)
+def workdir(smoke_run, tmp_path_factory):
+    """The smoke run, its plots and its report (the durations are printed with -s)."""
+    workdir = copy_run(smoke_run, tmp_path_factory, "report")
     run = time.perf_counter()
     snakemake(workdir, targets=("plots",))
     plots = time.perf_counter()
     snakemake(workdir, "--report", "results/report.html", targets=("plots",))
-    print(
-        f"\nsmoke run {run - started:.0f} s, its plots {plots - run:.0f} s, "
-        f"report.html {time.perf_counter() - plots:.0f} s"
-    )
+    print(f"\nthe smoke run's plots {plots - run:.0f} s, report.html {time.perf_counter() - plots:.0f} s")
     return workdir
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import copy_run
 from test_workflow import CLASSES, K, job_counts, override, snakemake
 
 pytestmark = pytest.mark.workflow
@@ -54,10 +55,8 @@ def ran(output: str) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("test_side")
-    snakemake(workdir)
-    return workdir
+def workdir(smoke_run, tmp_path_factory):
+    return copy_run(smoke_run, tmp_path_factory, "test_side")
 
 
 def planted(workdir: Path) -> pd.DataFrame:
