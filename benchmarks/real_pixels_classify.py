@@ -11,7 +11,8 @@ by up to 15%, resized to ``--size`` (64) RGB and written as a JPEG; 1,200 train 
 classes balanced in each. ``--layout`` (``build``) writes them as the dataset contract takes them:
 ``names`` (``train.csv`` ``image_id,label`` with the class name, ``test.csv`` the ids alone), ``integers``
 (Cassava: the class index, ``train_images/`` and ``test_images/``, a sample submission ``image_id,label``)
-or ``folders`` (ImageFolder: ``train/<class>/``, ``test/``, no CSV); the truth is kept aside in
+``folders`` (ImageFolder: ``train/<class>/``, ``test/``, no CSV) or ``onehot`` (Plant Pathology: a 0/1 column
+per class, a sample submission of the same columns); the truth is kept aside in
 ``test_truth.csv``. The dataset's yaml holds only its ``dataset:`` section.
 
 Then, on the test truth, accuracy and macro one-vs-rest ROC AUC of: the baseline (a logistic regression on
@@ -85,7 +86,7 @@ def random_sample(rng: np.random.Generator, photo: np.ndarray, size: int) -> np.
     return np.ascontiguousarray(np.clip(patch, 0, 255).astype(np.uint8))
 
 
-LAYOUTS = ("names", "integers", "folders")  # --layout: the dataset contract's single-label layouts
+LAYOUTS = ("names", "integers", "folders", "onehot")  # --layout: the dataset contract's single-label layouts
 
 
 def build(out: Path, seed: int, n_train: int, n_test: int, size: int, layout: str = "names") -> dict:
@@ -93,7 +94,8 @@ def build(out: Path, seed: int, n_train: int, n_test: int, size: int, layout: st
     section). ``names``: ``train.csv`` as ``image_id,label`` with the class name, one image folder;
     ``integers`` (Cassava): the class index, ids with the file extension, ``train_images/`` and
     ``test_images/``, the test CSV a sample submission ``image_id,label``; ``folders`` (ImageFolder):
-    ``train/<class>/<id>.jpg`` and ``test/<id>.jpg``, no CSV. ``test_truth.csv`` holds every test row's id
+    ``train/<class>/<id>.jpg`` and ``test/<id>.jpg``, no CSV; ``onehot`` (Plant Pathology): a 0/1 column per
+    class, the test CSV a sample submission with the same columns. ``test_truth.csv`` holds every test row's id
     as the workflow names it, and its class name."""
     classes = photos()
     names = list(classes)
@@ -105,13 +107,19 @@ def build(out: Path, seed: int, n_train: int, n_test: int, size: int, layout: st
         split = "train" if i < n_train else "test"
         file = {
             "names": f"images/c{i:05d}.jpg",
+            "onehot": f"images/c{i:05d}.jpg",
             "integers": f"{split}_images/c{i:05d}.jpg",
             "folders": f"train/{names[label]}/c{i:05d}.jpg" if split == "train" else f"test/c{i:05d}.jpg",
         }[layout]
         (out / file).parent.mkdir(parents=True, exist_ok=True)
         image = random_sample(rng, classes[names[label]], size)
         cv2.imwrite(str(out / file), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-        sample_id = {"names": f"c{i:05d}", "integers": f"c{i:05d}.jpg", "folders": file.split("/", 1)[1]}[layout]
+        sample_id = {
+            "names": f"c{i:05d}",
+            "onehot": f"c{i:05d}",
+            "integers": f"c{i:05d}.jpg",
+            "folders": file.split("/", 1)[1],
+        }[layout]
         rows.append({ID: sample_id, LABEL: names[label], "index": int(label), "file": file, "split": split})
     table = pd.DataFrame(rows)
     train, test = table[:n_train], table[n_train:]
@@ -120,6 +128,15 @@ def build(out: Path, seed: int, n_train: int, n_test: int, size: int, layout: st
     dataset = {"id_column": ID, "task": "multiclass"}
     if layout == "folders":
         dataset |= {"train": str(out / "train"), "test": str(out / "test")}
+    elif layout == "onehot":
+        hot = pd.DataFrame(np.eye(len(names), dtype=int)[table["index"]], columns=names)
+        pd.concat([train[[ID]], hot[:n_train]], axis=1).to_csv(out / "train.csv", index=False)
+        test[[ID]].assign(**dict.fromkeys(names, 0.25)).to_csv(out / "test.csv", index=False)  # a sample submission
+        dataset |= {
+            "train": str(out / "train.csv"),
+            "test": str(out / "test.csv"),
+            "images": str(out / "images/{id}.jpg"),
+        }
     else:
         dataset |= {"train": str(out / "train.csv"), "test": str(out / "test.csv"), "label_column": LABEL}
         if layout == "names":

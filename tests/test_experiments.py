@@ -107,7 +107,7 @@ def test_an_extra_submission_joins_the_blend_checked_for_its_ids(run, tmp_path):
     oof.rename(columns={"id": "image_id"}).to_csv(tmp_path / "other_oof.csv", index=False)
     extra = {"submission": str(tmp_path / "other.csv"), "oof": str(tmp_path / "other_oof.csv")}
     joined = override(tmp_path, "extra", {"ensemble": {"weights": None, "extra": {"other": extra}}})
-    snakemake(workdir, configs=[config, joined], targets=("results/submission_mix.csv",))
+    snakemake(workdir, configs=[config, joined], targets=("results/submission_mix.csv", "results/scores/mix.json"))
     score = json.loads((results / "scores/mix.json").read_text())
     assert score["members"][-1] == "other" and score["weights"] == [0.2] * 5
     assert "other: an OOF table from outside the workflow" in score["note"]

@@ -141,7 +141,7 @@ def test_the_workflow_outputs_are_scored_against_the_truth(tmp_path, tiny):
     assert [report[s]["oof_biased"] for s in ("base", "distill", "mix")] == [False, True, True]
 
 
-@pytest.mark.parametrize("layout", ["integers", "folders"])
+@pytest.mark.parametrize("layout", ["integers", "folders", "onehot"])
 def test_each_layout_puts_the_same_samples_where_its_dataset_section_points(tmp_path, tiny, layout):
     """Cassava's integer labels in two folders, and ImageFolder: the ids and labels the workflow will read
     name the same images and classes as the class-name layout's (seed 0)."""
@@ -151,6 +151,12 @@ def test_each_layout_puts_the_same_samples_where_its_dataset_section_points(tmp_
         files = sorted(p.relative_to(tmp_path / "train") for p in (tmp_path / "train").rglob("*.jpg"))
         train = pd.DataFrame({"image_id": [str(f) for f in files], "label": [f.parent.name for f in files]})
         test = pd.DataFrame({"image_id": sorted(p.name for p in (tmp_path / "test").glob("*.jpg"))})
+    elif layout == "onehot":
+        train, test = pd.read_csv(tmp_path / "train.csv"), pd.read_csv(tmp_path / "test.csv", dtype=str)
+        assert list(train.columns) == list(test.columns) == ["image_id", *classes]  # a sample submission
+        assert (train[classes].sum(axis=1) == 1).all()
+        train["label"] = train[classes].idxmax(axis=1)
+        dataset["test_images"] = dataset["images"]
     else:
         train, test = pd.read_csv(tmp_path / "train.csv"), pd.read_csv(tmp_path / "test.csv", dtype=str)
         assert train.label.dtype.kind == "i" and list(test.columns) == ["image_id", "label"]  # a sample submission

@@ -289,6 +289,8 @@ def blend_weights(wildcards):
 
 
 check_ensemble(config["ensemble"])
+# the test's blend takes what its OOF blend fitted (results/{experiment}scores/mix.json); fixed weights need none
+BLEND_FITTED = config["ensemble"]["weights"] == "fit" or config["ensemble"]["method"] == "or"
 
 
 # train settings that cannot change the weights (foldwise.train.SYSTEM_SETTINGS, and the job's

@@ -47,8 +47,10 @@ if not IDENTITY:
             extra=lambda wildcards: (
                 [] if wildcards.setdir else [e["submission"] for e in blend_extras(wildcards).values()]
             ),
-            # the blend's fitted weights or members' thresholds (ensemble.weights: fit, method: or)
-            score=lambda wildcards: filled(rules.mix_oof.output.score, experiment=wildcards.experiment),
+            # the blend's fitted weights or members' thresholds (ensemble.weights: fit, method: or): its OOF blend
+            score=lambda wildcards: (
+                [filled(rules.mix_oof.output.score, experiment=wildcards.experiment)] if BLEND_FITTED else []
+            ),
             external_kept=kept_external,
         output:
             submission="results/{setdir}{experiment}probabilities/submission_mix.csv",

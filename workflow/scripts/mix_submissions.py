@@ -8,7 +8,7 @@ with artifacts.script_log(snakemake.log[0]):
     params, inputs = snakemake.params, snakemake.input
     paths = [*inputs.submissions, *inputs.extra]
     tables = [ensemble.read_member(path, params.id_column, name) for path, name in zip(paths, params.members)]
-    fitted = artifacts.read_json(inputs.score)
+    fitted = artifacts.read_json(inputs.score[0]) if inputs.score else {}  # fit or or: what the OOF blend fitted
     if params.weights == "fit":
         weight_of = dict(zip(fitted["members"], fitted["weights"]))
     else:
@@ -16,9 +16,8 @@ with artifacts.script_log(snakemake.log[0]):
         weight_of = dict(zip(params.weighed, weights)) if weights else None
     weights = [weight_of[name] for name in params.members] if weight_of else None
     if weights is not None and not any(weights):
-        raise FoldwiseError(
-            f"{inputs.score}: the blend weighs only {params.weighed[len(params.members) :]}, absent here"
-        )
+        extras = params.weighed[len(params.members) :]
+        raise FoldwiseError(f"ensemble.weights weigh only the extras {extras}, which a predict set's blend leaves out")
     cuts = [dict(zip(fitted["members"], fitted["cuts"]))[name] for name in params.members] if "cuts" in fitted else None
     mixed = ensemble.mix(tables, params.id_column, params.method, weights, cuts, params.members)
     artifacts.write_csv(mixed, snakemake.output.submission)
