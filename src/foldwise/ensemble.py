@@ -125,30 +125,41 @@ def blend_oof(stack: np.ndarray, truth: np.ndarray, folds: np.ndarray, method: s
     check(method, weights)
     if method == "rank":  # ranks over all OOF rows, as the test's blend ranks over all test rows
         stack, method = ranks(stack), "mean"
-    state, blended = {}, np.zeros(stack.shape[1:])
     if weights == "fit":
         measure = fit_measure(metric)
         score = metrics.create(measure)
-        state["fold_weights"] = {}
-        for fold in np.unique(folds):
-            held = folds == fold
-            fitted = hill_climb(stack[:, ~held], truth[~held], score)
-            state["fold_weights"][str(int(fold))] = fitted.round(4).tolist()
-            blended[held] = combine(stack[:, held], "mean", fitted)
+        blended, fold_weights = out_of_fold(
+            folds,
+            lambda rows: hill_climb(stack[:, rows], truth[rows], score),
+            lambda w, rows: combine(stack[:, rows], "mean", w),
+        )
         final = hill_climb(stack, truth, score)
-        state |= {
+        return blended, {
+            "fold_weights": {fold: w.round(4).tolist() for fold, w in fold_weights.items()},
             "weights": final.round(4).tolist(),
             "fitted_by": measure,
             "cv_in_sample": score(truth, combine(stack, "mean", final)),
         }
-    elif method == "or":
-        for fold in np.unique(folds):
-            held = folds == fold
-            cuts = [thresholds.fit_f1(truth[~held], member[~held]) for member in stack]
-            blended[held] = combine(stack[:, held], "or", cuts=cuts)
-        state["cuts"] = [thresholds.fit_f1(truth, member).tolist() for member in stack]
-    else:
-        blended = combine(stack, method, weights)
-        total = np.ones(len(stack)) if weights is None else np.asarray(weights, np.float64)
-        state["weights"] = None if method == "max" else (total / total.sum()).round(6).tolist()
-    return blended, state
+    if method == "or":
+
+        def member_cuts(rows):
+            return [thresholds.fit_f1(truth[rows], member[rows]) for member in stack]
+
+        blended, _ = out_of_fold(folds, member_cuts, lambda cuts, rows: combine(stack[:, rows], "or", cuts=cuts))
+        return blended, {"cuts": [cut.tolist() for cut in member_cuts(slice(None))]}
+    total = np.ones(len(stack)) if weights is None else np.asarray(weights, np.float64)
+    return combine(stack, method, weights), {
+        "weights": None if method == "max" else (total / total.sum()).round(6).tolist()
+    }
+
+
+def out_of_fold(folds: np.ndarray, fit, apply):
+    """Each fold's rows from what ``fit`` fitted on the other folds' rows: (the applied rows, {fold: fitted})."""
+    blended, fitted = None, {}
+    for fold in np.unique(folds):
+        held = folds == fold
+        fitted[str(int(fold))] = fit(~held)
+        values = apply(fitted[str(int(fold))], held)
+        blended = np.zeros((len(folds), *values.shape[1:])) if blended is None else blended
+        blended[held] = values
+    return blended, fitted
