@@ -28,9 +28,10 @@ from foldwise import metrics, retrieval
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_scores(workdir: Path) -> dict:
-    results = workdir / "results"
-    truth = pd.read_csv(workdir / "resources/demo/test_truth.csv", dtype=str).set_index("image").individual_id
+def test_scores(results: Path, truth: pd.Series) -> dict:
+    """Against ``truth`` (individual per test image, ``new_individual`` where train lacks it), the test MAP@5 of
+    every submission under ``results``, and of the base and mix rankings at the OOF-fitted threshold and at the
+    best one for the truth itself."""
     out = {"test_new_share": float((truth == retrieval.NEW).mean())}
     for name in ("submission", "submission_pseudo", "submission_mix"):
         submission = pd.read_csv(results / f"{name}.csv", dtype=str)
@@ -64,6 +65,7 @@ def main() -> None:
         subprocess.run(command, cwd=ROOT, check=True, stdout=sys.stderr)
         seconds = time.perf_counter() - started
     scores = args.workdir / "results/scores"
+    truth = pd.read_csv(args.workdir / "resources/demo/test_truth.csv", dtype=str).set_index("image").individual_id
     report = {
         "configfiles": args.configfile,
         "wall_seconds": seconds,
@@ -75,7 +77,7 @@ def main() -> None:
         },
         "oof_baselines": json.loads((scores / "baselines.json").read_text()),
         "pseudo_labels": json.loads((scores / "pseudo_labels.json").read_text()),
-        "test": test_scores(args.workdir),
+        "test": test_scores(args.workdir / "results", truth),
     }
     print(json.dumps(report, indent=2))
 

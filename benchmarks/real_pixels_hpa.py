@@ -387,7 +387,7 @@ def workflow_scores(workdir: Path, out: Path, stage: str, num_classes: int) -> d
 
     submission = "submission_mix.csv" if stage == "mix" else "submission.csv"
     probabilities = (
-        pd.read_csv(results / submission, dtype={"Id": str})
+        pd.read_csv(results / "probabilities" / submission, dtype={"Id": str})
         .set_index("Id")
         .loc[truth.Id, [str(c) for c in range(num_classes)]]
         .to_numpy()
