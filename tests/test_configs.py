@@ -22,8 +22,9 @@ def test_presets_combine_as_snakemake_combines_them():
     files = [ROOT / "config/config.yaml", ROOT / "config/presets/hpa_2018.yaml", ROOT / "config/demo_hpa.yaml"]
     combined = configs.load(*files)
     assert combined == snakemake_config(*files)
-    # the demo's model over the preset's, the preset's head over the default's, the default's min_lr kept
-    assert combined["train"]["model"] == "resnet18" and combined["train"]["head"] == "hpa"
+    # the demo's model and head over the preset's, the preset's selection over the default's, its min_lr kept
+    assert combined["train"]["model"] == "resnet18" and combined["train"]["head"] == "linear"
+    assert combined["train"]["select_by"] == "val_loss" and combined["train"]["focal_gamma"] == 2.0
     assert combined["train"]["scheduler"]["min_lr"] == 1.0e-6
 
 
