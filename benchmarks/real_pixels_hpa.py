@@ -7,7 +7,8 @@ Builds a 4-channel multi-label dataset in the HPA 2018 layout from photographs b
 scikit-image and scikit-learn (no download, nothing drawn here): 10 classes, each one source
 photo; a sample has 1 to 3 positive classes. 64x64 grayscale PNGs
 ``{id}_{red,green,blue,yellow}.png``, ``Id,Target`` with space-separated class indices,
-800 train and 200 test rows; the test truth is kept aside in ``test_truth.csv``. Two variants:
+800 train and 200 test rows, the test CSV HPA's sample submission ``Id,Predicted``; the test truth is kept aside
+in ``test_truth.csv``. Two variants:
 
 - ``easy`` (the default, the dataset of earlier results): each positive class is a random crop
   (scale, position, flips) of its photo filling channel ``class % 4`` (as a stain has its filter;
@@ -34,8 +35,8 @@ workflow wants them). Reported: OOF macro F1 per fold at a flat 0.5 (``results/s
 each base fold's kept epoch, the OOF macro F1 of ``results/thresholds.json``, the test macro F1
 of ``results/submission_labels.csv`` and the test macro ROC AUC of ``results/submission_mix.csv``;
 with groups and the label replacement on, ``results/scores/nn.json`` and the test macro F1 of
-``results/submission_labels_nn.csv``; with ``--stage base`` (quicker screening: no distillation)
-the base models' OOF and their test scores at 0.5 and ROC AUC.
+``results/submission_labels_nn.csv``; the submission's first lines; with ``--stage base`` (quicker screening: no
+distillation) the base models' OOF and their test scores at 0.5 and ROC AUC.
 
 Needs scikit-image (``pip install -e .[benchmarks]``). Logs go to stderr.
 """
@@ -228,7 +229,7 @@ def build(out: Path, seed: int, n_train: int, n_test: int, size: int, variant: s
     table = pd.DataFrame(rows)
     table[:n_train].to_csv(out / "train.csv", index=False)
     table[n_train:].to_csv(out / "test_truth.csv", index=False)
-    table[n_train:][["Id"]].to_csv(out / "test.csv", index=False)
+    table[n_train:][["Id"]].assign(Predicted="0").to_csv(out / "test.csv", index=False)  # HPA's sample submission
     images = {c: str(out / "images" / f"{{id}}_{c}.png") for c in CHANNELS}
     dataset = {
         "train": str(out / "train.csv"),
@@ -398,6 +399,8 @@ def workflow_scores(workdir: Path, out: Path, stage: str, num_classes: int) -> d
         report["test_macro_f1"] = {"submission_labels": labels_f1("submission_labels.csv")}
     else:
         report["test_macro_f1"] = {"base_at_0.5": macro_f1(truth_hot, (probabilities >= 0.5).astype(int))}
+    # the submission as the sample submission's form has it (submission.format: auto): HPA's Id,Predicted
+    report["submission_head"] = (results / submission).read_text().splitlines()[:3]
     if (results / "scores" / "nn.json").exists():
         nn = json.loads((results / "scores" / "nn.json").read_text())
         report["label_replacement"] = {

@@ -93,7 +93,7 @@ def test_groups_share_labels_and_looks_and_the_test_holds_seen_and_unseen_groups
     real_pixels_hpa.build(tmp_path, 2, 40, 20, 32, variant=variant, groups=15)
     train, truth = pd.read_csv(tmp_path / "train.csv"), pd.read_csv(tmp_path / "test_truth.csv")
     assert (len(train), len(truth)) == (40, 20)
-    assert list(pd.read_csv(tmp_path / "test.csv").columns) == ["Id"]
+    assert list(pd.read_csv(tmp_path / "test.csv").columns) == ["Id", "Predicted"]  # HPA's: no antibody in it
     assert yaml.safe_load((tmp_path / "dataset.yaml").read_text())["dataset"]["group_column"] == "antibody"
     both = pd.concat([train, truth])
     assert both.antibody.nunique() == 15 and both.antibody.value_counts().between(2, 6).all()
