@@ -166,7 +166,8 @@ def main(argv=None) -> None:
     report = {"dataset": settings, "pixel_baseline": baseline(out)}
     if not args.skip_workflow:
         configfiles = [str(Path(c).resolve()) for c in args.configfile] + [str(out / "dataset.yaml")]
-        targets = ["results/submission_mix.csv", *(f"results/scores/{s}.json" for s in (*STAGES, "baselines"))]
+        targets = [f"results/submission{s}.csv" for s in ("", "_pseudo", "_mix")]
+        targets += [f"results/scores/{s}.json" for s in (*STAGES, "baselines")]
         report["configfiles"] = [Path(c).name for c in configfiles]
         report["workflow_seconds"] = round(snakemake_run.run(targets, workdir, configfiles, args.cores))
         report |= workflow_scores(workdir, out)
