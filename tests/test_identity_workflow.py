@@ -119,6 +119,7 @@ def demo_with_test(test_csv: str) -> dict:
     }
 
 
+@pytest.mark.slow  # a real run of the test side and the pseudo stage (~95 s): make test-long
 def test_a_new_test_file_leaves_the_base_models_and_folds_alone(workdir, tmp_path):
     test = pd.read_csv(workdir / "resources/demo/test.csv")
     test.iloc[::-1].to_csv(workdir / "test_reversed.csv", index=False)

@@ -229,6 +229,7 @@ def test_new_dedup_threshold_keeping_the_same_rows_retrains_nothing(workdir, tmp
     )
 
 
+@pytest.mark.slow  # a real retrain of every fold (~100 s): make test-long, to keep make test under 15 minutes
 def test_new_dedup_threshold_changing_the_kept_rows_retrains(workdir, tmp_path):
     # 40 of 64 bits makes every training pair a near-duplicate too: one group, which no fold split takes
     dedup = {"threshold": 40, "group_train_duplicates": False}
@@ -292,6 +293,7 @@ def make_user_dataset(root: Path) -> dict:
     }
 
 
+@pytest.mark.slow  # a whole run of its own (~105 s; the layouts of tests/test_layouts.py run in make test)
 def test_a_users_dataset_needs_only_the_dataset_section(tmp_path):
     dataset = override(tmp_path, "my_dataset", make_user_dataset(tmp_path / "data"))
     snakemake(tmp_path / "run", configs=[dataset])
