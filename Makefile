@@ -25,7 +25,7 @@ dry-run: $(BIN)/snakemake
 # two workers, a test module each (module fixtures share one smoke run): snakemake's and Python's
 # start-up of one run overlaps the other's training
 test: $(BIN)/snakemake
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 # the kill-and-resume soak test, the slow checks, and the workflow on a real one-node SLURM started here
 # (root; installs slurm and munge if missing)

@@ -41,6 +41,27 @@ def demo_manifest(demo_spec):
     return manifest.build(demo_spec)
 
 
+# make test's two workers take whole modules in collection order (--dist loadfile --no-loadscope-reorder):
+# the longest first, so that neither worker is left alone with a long one at the end. test_workflow builds
+# the shared smoke run; test_test_side and test_report, which wait for it, start later.
+LONGEST_FIRST = (
+    "test_workflow.py",
+    "test_experiments.py",
+    "test_preset_hpa.py",
+    "test_test_side.py",
+    "test_layouts.py",
+    "test_identity_workflow.py",
+    "test_presets.py",
+    "test_report.py",
+    "test_system_settings.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the others keep their order
+
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))  # a benchmark imports its siblings (plain_loop), as when run as a script
 
