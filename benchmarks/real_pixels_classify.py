@@ -81,9 +81,14 @@ def random_sample(rng: np.random.Generator, photo: np.ndarray, size: int) -> np.
         patch = patch[:, ::-1]
     if rng.random() < 0.5:
         patch = patch[::-1]
+    return np.ascontiguousarray(lit(rng, patch))
+
+
+def lit(rng: np.random.Generator, patch: np.ndarray) -> np.ndarray:
+    """``patch`` (float) with its contrast and brightness jittered by up to ``JITTER`` either way, as uint8."""
     contrast, brightness = rng.uniform(1 - JITTER, 1 + JITTER), rng.uniform(-JITTER, JITTER) * 255
     patch = (patch - patch.mean()) * contrast + patch.mean() + brightness
-    return np.ascontiguousarray(np.clip(patch, 0, 255).astype(np.uint8))
+    return np.clip(patch, 0, 255).astype(np.uint8)
 
 
 LAYOUTS = ("names", "integers", "folders", "onehot")  # --layout: the dataset contract's single-label layouts

@@ -4,12 +4,12 @@ JSON object on stdout.
     python benchmarks/real_pixels_identity.py --workdir /tmp/rpid --configfile config/config.yaml
 
 Builds the dataset from photographs bundled with scikit-image and scikit-learn (no download, nothing drawn
-here). An individual is one square of a photo (25-45% of its short side, anywhere; the photo is its
-``species``, so several individuals share a species, as whales do); each sighting shows that square again,
-shifted by up to ``SHIFT`` of its side, turned by up to ``ROTATION`` degrees, scaled by up to ``SCALE``,
-brightness and contrast jittered by up to ``JITTER``, never flipped (a mirrored fin is another fin), at
-``--size`` pixels. Happywhale's files: ``train.csv`` ``image,species,individual_id``, ``train_images/`` and
-``test_images/`` of ``<hex>.jpg``, ``sample_submission.csv`` ``image,predictions``; ``test_truth.csv`` keeps
+here). An individual is one square of a photo (25-45% of its short side, anywhere; the photo is its ``species``,
+so several individuals share a species, as whales do); each sighting shows that square again, shifted by up to
+``SHIFT`` of its side, turned by up to 15 degrees, scaled by up to ``SCALE``, brightness and contrast jittered
+by up to 15% (the turns and lighting of ``real_pixels_classify``), never flipped (a mirrored fin is another
+fin), at ``--size`` pixels. Happywhale's files: ``train.csv`` ``image,species,individual_id``, ``train_images/``
+and ``test_images/`` of ``<hex>.jpg``, ``sample_submission.csv`` ``image,predictions``; ``test_truth.csv`` keeps
 each test image's individual, ``new_individual`` for the ``--new-share`` of test rows whose individual is never
 in train. Train sightings per individual follow Happywhale's (foldwise.demo.sighting_counts: 40% seen once).
 
@@ -39,9 +39,7 @@ import yaml
 from foldwise import demo, retrieval
 
 SHIFT = 0.08  # of the individual's side, each way
-ROTATION = 15  # degrees either way
 SCALE = 0.1  # either way
-JITTER = 0.15  # brightness and contrast, either way
 SIDE = (0.25, 0.45)  # an individual's square, as a share of its photo's short side
 STAGES = ("base", "pseudo", "mix")
 log = logging.getLogger("real_pixels_identity")
@@ -61,13 +59,16 @@ def sighting(rng: np.random.Generator, photo: np.ndarray, square: tuple[float, f
     y, x, side = square
     y, x = y + rng.uniform(-SHIFT, SHIFT) * side, x + rng.uniform(-SHIFT, SHIFT) * side
     full = int(round(side))  # turned and scaled at the photo's resolution, then shrunk (area: no aliasing)
-    matrix = cv2.getRotationMatrix2D((x, y), rng.uniform(-ROTATION, ROTATION), rng.uniform(1 - SCALE, 1 + SCALE))
+    matrix = cv2.getRotationMatrix2D(
+        (x, y),
+        rng.uniform(-real_pixels_classify.ROTATION, real_pixels_classify.ROTATION),
+        rng.uniform(1 - SCALE, 1 + SCALE),
+    )
     matrix[:, 2] += (full / 2 - x, full / 2 - y)  # the square's centre to the patch's
     patch = cv2.warpAffine(photo, matrix, (full, full), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-    patch = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
-    contrast, brightness = rng.uniform(1 - JITTER, 1 + JITTER), rng.uniform(-JITTER, JITTER) * 255
-    patch = (patch - patch.mean()) * contrast + patch.mean() + brightness
-    return np.clip(patch, 0, 255).astype(np.uint8)
+    return real_pixels_classify.lit(
+        rng, cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
+    )
 
 
 def build(out: Path, seed: int, n_train: int, n_test: int, size: int, individuals: int, new_share: float) -> dict:
@@ -82,7 +83,8 @@ def build(out: Path, seed: int, n_train: int, n_test: int, size: int, individual
     squares = [draw_individual(rng, photos[kind].shape) for kind in kinds]
     known = np.repeat(np.arange(individuals), demo.sighting_counts(rng, individuals, n_train))
     seen = rng.integers(0, individuals, n_test - n_new)  # test sightings of train individuals
-    unseen = individuals + np.sort(np.r_[np.arange(new_individuals), rng.integers(0, new_individuals, n_new)][:n_new])
+    extra = rng.integers(0, new_individuals, n_new)[: n_new - new_individuals]  # every new one at least once
+    unseen = individuals + np.sort(np.r_[np.arange(new_individuals), extra])  # sorted: as the measured set drew them
     rows = []
     for split, who in (("train", rng.permutation(known)), ("test", rng.permutation(np.r_[seen, unseen]))):
         (out / f"{split}_images").mkdir(parents=True, exist_ok=True)
